@@ -1,0 +1,22 @@
+/*  pl_log: one clear line per event, OpenBSD-daemon style.
+ *
+ *  Every binary logs to stderr as "2026-11-27T10:00:00.123Z name: message".
+ *  fatal() logs and exits 1. Nothing secret is ever passed here: callers log
+ *  agency ids, event ids and reasons, never keys, tokens or payloads.  */
+#ifndef PL_LOG_H_INCLUDED
+#define PL_LOG_H_INCLUDED
+
+#include <stdarg.h>
+
+/*  Name shown on every line (the program name). Call once at start-up.  */
+void pl_log_init (const char *progname);
+
+/*  0 = warnings only, 1 = info (default), 2 = debug.  */
+void pl_log_set_verbosity (int level);
+
+void log_info (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+void log_debug (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+void log_warn (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+void fatal (const char *fmt, ...) __attribute__ ((format (printf, 1, 2), noreturn));
+
+#endif
