@@ -86,7 +86,7 @@ $(B)/obj/gen/passerelle.pb-c.o: $(GEN_C)
 $(PROTO_LIB): $(B)/obj/gen/passerelle.pb-c.o $(call obj,$(PROTO_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(POLICY_LIB): $(call obj,$(POLICY_SRC))
-	@rm -f $@; ar rcs $@ $^ $(if $^,,/dev/null 2>/dev/null || ar rcs $@)
+	@rm -f $@; ar rcs $@ $^
 $(BROKER_LIB): $(call obj,$(BROKER_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(AGENT_LIB): $(call obj,$(AGENT_SRC))
@@ -116,9 +116,15 @@ $(B)/tests/e2e/%: $(B)/obj/tests/e2e/%.o $(call obj,$(HARNESS)) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(call obj,$(HARNESS)) $(ALL_LIBS) $(PKG_LIBS) $(CHECK_LIBS)
 
+# A folder may add build rules in its own NAME.mk (e.g. policy/policy.mk);
+# a target it appends to CHECK_EXTRA runs after the suites in `make check`.
+CHECK_EXTRA :=
+include $(wildcard */*.mk)
+
 # End-to-end suites find the binaries through PASSERELLE_BIN.
 check: $(BINS) $(UNIT_BINS) $(E2E_BINS)
 	@PASSERELLE_BIN=$(abspath $(B)/bin) tests/run-suites $(UNIT_BINS) $(E2E_BINS)
+	@for t in $(CHECK_EXTRA); do $(MAKE) --no-print-directory $$t || exit 1; done
 
 check-unit: $(UNIT_BINS)
 	@tests/run-suites $(UNIT_BINS)
