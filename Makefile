@@ -118,7 +118,9 @@ $(B)/tests/e2e/%: $(B)/obj/tests/e2e/%.o $(call obj,$(HARNESS)) $(ALL_LIBS)
 
 # A folder may add build rules in its own NAME.mk (e.g. policy/policy.mk);
 # a target it appends to CHECK_EXTRA runs after the suites in `make check`.
+# Benchmark programs a fragment appends to BENCH_BINS are run by `make bench`.
 CHECK_EXTRA :=
+BENCH_BINS  :=
 include $(wildcard */*.mk)
 
 # End-to-end suites find the binaries through PASSERELLE_BIN.
@@ -142,8 +144,8 @@ check-asan:
 demo: $(BINS)
 	@PASSERELLE_BIN=$(abspath $(B)/bin) deploy/demo
 
-bench: $(BINS)
-	@PASSERELLE_BIN=$(abspath $(B)/bin) tests/bench/run
+bench: $(BINS) $(BENCH_BINS)
+	@PASSERELLE_BIN=$(abspath $(B)/bin) tests/bench/run $(BENCH_BINS)
 
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/passerelle
