@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include "pl_vocab.h"
 
 static const char *s_roles [PL_ROLE_COUNT] = {
@@ -121,4 +122,25 @@ pl_vocab_format_set (pl_kind_t kind, pl_set_t set, char *buf, size_t size)
             used += (size_t) n;
     }
     return buf;
+}
+
+int
+pl_parse_duration (const char *text, uint64_t *ms)
+{
+    if (!text || *text < '0' || *text > '9')
+        return -1;
+    char *unit;
+    unsigned long long value = strtoull (text, &unit, 10);
+    static const struct { const char *suffix; uint64_t scale; } units [] = {
+        { "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+        { "d", 86400000 }
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units [0]; i++)
+        if (strcmp (unit, units [i].suffix) == 0) {
+            if (value > UINT64_MAX / units [i].scale)
+                return -1;
+            *ms = (uint64_t) value * units [i].scale;
+            return 0;
+        }
+    return -1;
 }

@@ -79,4 +79,9 @@ int pl_vocab_parse_set (pl_kind_t kind, const char *list, pl_set_t *set,
 /*  Write a set as a comma-separated list into buf. Returns buf.  */
 char *pl_vocab_format_set (pl_kind_t kind, pl_set_t set, char *buf, size_t size);
 
+
+
+/*  Durations as people write them: "90s", "15m", "2h", "30d", "500ms", or a
+ *  bare number of milliseconds. Returns 0 and *ms, or -1.  */
+int pl_parse_duration (const char *text, uint64_t *ms);
 #endif
