@@ -1,0 +1,103 @@
+/*  pb_config: broker.cfg (see pb_config.h).  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libgen.h>
+#include "pb_config.h"
+#include "pl_zpl.h"
+#include "pl_vocab.h"
+#include "pl_envelope.h"
+
+//  "x" relative to the folder of the config file, or as is if absolute.
+static void
+s_resolve (const char *config_path, const char *value, char *out, size_t size)
+{
+    if (value [0] == '/') {
+        snprintf (out, size, "%s", value);
+        return;
+    }
+    char copy [4096];
+    snprintf (copy, sizeof copy, "%s", config_path);
+    snprintf (out, size, "%s/%s", dirname (copy), value);
+}
+
+int
+pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_size)
+{
+    memset (config, 0, sizeof *config);
+    config->max_message = PL_MAX_ENVELOPE + 4096;
+    config->clock_skew_ms = 5 * 60 * 1000;
+
+    pl_zpl_t *zpl = pl_zpl_load (path, err, err_size);
+    if (!zpl)
+        return -1;
+    int rc = -1;
+    zconfig_t *root = pl_zpl_root (zpl);
+    static const char *top [] = { "broker", NULL };
+    static const char *allowed [] = { "key", "endpoint", "directory", "state", "policy",
+                                      "max-message", "clock-skew", "verbose", NULL };
+    zconfig_t *broker = zconfig_locate (root, "broker");
+    if (pl_zpl_check_names (zpl, root, top, err, err_size) != 0)
+        goto done;
+    if (!broker) {
+        pl_zpl_error (zpl, NULL, err, err_size, "expected a 'broker' section");
+        goto done;
+    }
+    if (pl_zpl_check_names (zpl, broker, allowed, err, err_size) != 0)
+        goto done;
+
+    static const char *required [] = { "key", "endpoint", "directory", "state" };
+    for (size_t i = 0; i < sizeof required / sizeof required [0]; i++) {
+        zconfig_t *node = zconfig_locate (broker, required [i]);
+        if (!node || !*zconfig_value (node)) {
+            pl_zpl_error (zpl, node? node: broker, err, err_size,
+                          "broker: '%s = ...' is required", required [i]);
+            goto done;
+        }
+    }
+    s_resolve (path, zconfig_get (broker, "key", ""), config->key_path, sizeof config->key_path);
+    s_resolve (path, zconfig_get (broker, "directory", ""), config->directory_path,
+               sizeof config->directory_path);
+    s_resolve (path, zconfig_get (broker, "state", ""), config->state_path,
+               sizeof config->state_path);
+    if (*zconfig_get (broker, "policy", ""))
+        s_resolve (path, zconfig_get (broker, "policy", ""), config->policy_path,
+                   sizeof config->policy_path);
+
+    zconfig_t *node = zconfig_locate (broker, "endpoint");
+    const char *endpoint = zconfig_value (node);
+    if (strncmp (endpoint, "tcp://", 6) != 0 || strlen (endpoint) >= sizeof config->endpoint) {
+        pl_zpl_error (zpl, node, err, err_size, "endpoint: expected tcp://ADDRESS:PORT");
+        goto done;
+    }
+    snprintf (config->endpoint, sizeof config->endpoint, "%s", endpoint);
+
+    if ((node = zconfig_locate (broker, "max-message"))) {
+        char *end;
+        unsigned long long value = strtoull (zconfig_value (node), &end, 10);
+        if (*end || value < 1024 || value > PL_MAX_ENVELOPE + 4096) {
+            pl_zpl_error (zpl, node, err, err_size, "max-message: expected bytes between "
+                          "1024 and %d", PL_MAX_ENVELOPE + 4096);
+            goto done;
+        }
+        config->max_message = (size_t) value;
+    }
+    if ((node = zconfig_locate (broker, "clock-skew"))
+    &&  pl_parse_duration (zconfig_value (node), &config->clock_skew_ms) != 0) {
+        pl_zpl_error (zpl, node, err, err_size, "clock-skew: expected a duration such as "
+                      "30s, 5m or 500ms");
+        goto done;
+    }
+    if ((node = zconfig_locate (broker, "verbose"))) {
+        const char *value = zconfig_value (node);
+        if (strcmp (value, "0") != 0 && strcmp (value, "1") != 0) {
+            pl_zpl_error (zpl, node, err, err_size, "verbose: expected 0 or 1");
+            goto done;
+        }
+        config->verbose = atoi (value);
+    }
+    rc = 0;
+done:
+    pl_zpl_destroy (&zpl);
+    return rc;
+}

@@ -1,0 +1,35 @@
+/*  pb_config: the broker's configuration file (ZPL).
+ *
+ *      broker
+ *          key = broker.key               the broker's key pair (0600)
+ *          endpoint = tcp://127.0.0.1:7700
+ *          directory = directory.cfg      who may connect
+ *          state = state                  private folder (0700)
+ *          max-message = 1114112          bytes; larger messages are refused
+ *          clock-skew = 5m                how far in the future created_at may be
+ *          verbose = 0                    1: log every delivery and receipt
+ *
+ *  Relative paths are relative to the configuration file's folder, so a
+ *  deployment folder can be moved as a whole.  */
+#ifndef PB_CONFIG_H_INCLUDED
+#define PB_CONFIG_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char key_path [4096];
+    char endpoint [256];
+    char directory_path [4096];
+    char state_path [4096];
+    char policy_path [4096];        /* empty: no policy file configured */
+    size_t max_message;
+    uint64_t clock_skew_ms;
+    int verbose;
+} pb_config_t;
+
+/*  Load path into config (defaults first). 0, or -1 with err naming file
+ *  and line.  */
+int pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_size);
+
+#endif
