@@ -1,0 +1,81 @@
+/*  passerelle-agent: an agency's local daemon.
+ *
+ *      passerelle-agent -c agent.cfg [-v]
+ *
+ *  Starts the agent actor and waits for signals (taken synchronously, as in
+ *  the broker): SIGINT/SIGTERM stop cleanly.  */
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <czmq.h>
+#include "pa_agent.h"
+#include "pa_config.h"
+#include "pl_log.h"
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: passerelle-agent -c agent.cfg [-v]\n"
+        "  -c FILE   agent configuration (ZPL; see README)\n"
+        "  -v        verbose: log debugging detail\n"
+        "signals: SIGTERM/SIGINT stop\n");
+}
+
+int
+main (int argc, char **argv)
+{
+    const char *config_path = NULL;
+    int verbose = 0, opt;
+    pl_log_init ("passerelle-agent");
+    while ((opt = getopt (argc, argv, "c:vh")) != -1) {
+        if (opt == 'c')
+            config_path = optarg;
+        else
+        if (opt == 'v')
+            verbose = 1;
+        else {
+            s_usage (opt == 'h'? stdout: stderr);
+            return opt == 'h'? 0: 1;
+        }
+    }
+    if (!config_path || optind != argc) {
+        s_usage (stderr);
+        return 1;
+    }
+    pa_config_t config;
+    char err [1024];
+    if (pa_config_load (config_path, &config, err, sizeof err) != 0)
+        fatal ("%s", err);
+    pl_log_set_verbosity (verbose? 2: 1);
+
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGHUP);
+    pthread_sigmask (SIG_BLOCK, &signals, NULL);
+    zsys_handler_set (NULL);
+    zsys_init ();
+
+    zactor_t *agent = zactor_new (pa_agent_actor, &config);
+    char *started = agent? zstr_recv (agent): NULL;
+    bool ready = started && streq (started, "READY");
+    zstr_free (&started);
+    if (!ready) {
+        zactor_destroy (&agent);
+        fatal ("could not start (see above)");
+    }
+    while (true) {
+        struct timespec tick = { 0, 200 * 1000 * 1000 };
+        int sig = sigtimedwait (&signals, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_info ("%s received, stopping", sig == SIGINT? "SIGINT": "SIGTERM");
+            break;
+        }
+        if (sig == SIGHUP)
+            log_info ("SIGHUP received: nothing to reload (restart to change the configuration)");
+    }
+    zactor_destroy (&agent);
+    return 0;
+}
