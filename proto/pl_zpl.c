@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <unistd.h>
 #include "pl_zpl.h"
 
 typedef struct {
@@ -77,23 +78,33 @@ s_syntax_error (const char *name, const char *captured, char *err, size_t err_si
 pl_zpl_t *
 pl_zpl_load_text (const char *name, const char *text, char *err, size_t err_size)
 {
-    //  Capture zconfig's own complaint so we can say it with file and line
-    char *captured = NULL;
-    size_t captured_size = 0;
-    FILE *capture = open_memstream (&captured, &captured_size);
-    if (capture)
-        zsys_set_logstream (capture);
-    zconfig_t *root = zconfig_str_load (text);
+    //  zconfig reports syntax errors with zclock_log, which writes straight
+    //  to stdout; catch that text so we can say it with file and line.
+    //  Daemons write nothing else to stdout, so the window is safe.
+    char captured [512] = "";
+    FILE *capture = tmpfile ();
+    int saved_stdout = -1;
     if (capture) {
-        zsys_set_logstream (NULL);
-        fclose (capture);
+        fflush (stdout);
+        saved_stdout = dup (STDOUT_FILENO);
+        if (saved_stdout >= 0)
+            dup2 (fileno (capture), STDOUT_FILENO);
     }
+    zconfig_t *root = zconfig_str_load (text);
+    if (saved_stdout >= 0) {
+        fflush (stdout);
+        dup2 (saved_stdout, STDOUT_FILENO);
+        close (saved_stdout);
+        rewind (capture);
+        size_t got = fread (captured, 1, sizeof captured - 1, capture);
+        captured [got] = 0;
+    }
+    if (capture)
+        fclose (capture);
     if (!root) {
-        s_syntax_error (name, captured? captured: "", err, err_size);
-        free (captured);
+        s_syntax_error (name, captured, err, err_size);
         return NULL;
     }
-    free (captured);
 
     pl_zpl_t *self = calloc (1, sizeof *self);
     if (!self) {

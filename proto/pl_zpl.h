@@ -1,7 +1,7 @@
 /*  pl_zpl: load a ZPL file (CZMQ zconfig) and remember each node's line.
  *
  *  zconfig parses ZPL but forgets where things were, and reports syntax
- *  errors only through its log. Every passerelle file error must name the
+ *  errors only by printing them (zclock_log, to stdout). Every passerelle file error must name the
  *  file, the line and what was expected, so this wrapper captures zconfig's
  *  message, and maps nodes back to lines: ZPL has exactly one node per
  *  non-blank, non-comment line, in file order, which is zconfig's pre-order.
