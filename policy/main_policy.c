@@ -289,6 +289,9 @@ s_print_verdict (const pol_rule_verdict_t *verdict, void *arg)
     char allowed [256];
     if (verdict->matched)
         printf ("  line %-4d %-40s matches\n", verdict->line, verdict->rule_id);
+    else
+    if (verdict->reason == POL_NO_RULE)
+        printf ("  line %-4d %-40s -  %s\n", verdict->line, verdict->rule_id, verdict->text);
     else {
         printf ("  line %-4d %-40s no: %s\n", verdict->line, verdict->rule_id,
                 pol_reason_name (verdict->reason));

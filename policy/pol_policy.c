@@ -545,6 +545,38 @@ pol_policy_decide (const pol_policy_t *self, const pol_request_t *request, pol_d
 
 //  --- explaining ------------------------------------------------------------
 
+//  Why one rule does not fit, worded about that rule (not about the decision)
+static void
+s_describe_rule_miss (const pol_policy_t *self, const pol_rule_t *rule,
+                      const pol_request_t *request, pol_rule_verdict_t *verdict)
+{
+    char set [200];
+    const char *cat = s_name (PL_KIND_CATEGORY, verdict->category);
+    switch (verdict->reason) {
+        case POL_NO_RULE:
+            snprintf (verdict->text, sizeof verdict->text, "not for this recipient's roles");
+            break;
+        case POL_TYPE_NOT_ALLOWED:
+            snprintf (verdict->text, sizeof verdict->text, "not for event type %s (types = %s)",
+                      s_name (PL_KIND_EVENT_TYPE, request->event_type),
+                      pl_vocab_format_set (PL_KIND_EVENT_TYPE, rule->types, set, sizeof set));
+            break;
+        case POL_PURPOSE_NOT_ALLOWED:
+            snprintf (verdict->text, sizeof verdict->text, "not for purpose %s (purposes = %s)",
+                      s_name (PL_KIND_PURPOSE, request->purpose),
+                      pl_vocab_format_set (PL_KIND_PURPOSE, rule->purposes, set, sizeof set));
+            break;
+        case POL_CATEGORY_NOT_ALLOWED:
+            snprintf (verdict->text, sizeof verdict->text, "does not allow category %s "
+                      "(categories = %s)", cat,
+                      pl_vocab_format_set (PL_KIND_CATEGORY, rule->categories, set, sizeof set));
+            break;
+        default:
+            s_describe (self, request, verdict->reason, rule, verdict->category,
+                        verdict->text, sizeof verdict->text);
+    }
+}
+
 static void
 s_explain_rule (const pol_policy_t *self, const pol_rule_t *rule,
                 const pol_request_t *request, pol_rule_verdict_t *verdict)
@@ -571,8 +603,7 @@ s_explain_rule (const pol_policy_t *self, const pol_rule_t *rule,
         snprintf (verdict->text, sizeof verdict->text, "matches: allows every category");
     }
     else
-        s_describe (self, request, verdict->reason, rule, verdict->category,
-                    verdict->text, sizeof verdict->text);
+        s_describe_rule_miss (self, rule, request, verdict);
 }
 
 void
