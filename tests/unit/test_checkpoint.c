@@ -409,6 +409,7 @@ START_TEST (test_checkpoint_tampering)
         { ORIGIN "\n-1\nQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=\n", PL_CHECKPOINT_BAD_SIZE },
         { ORIGIN "\n 1234\nQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=\n", PL_CHECKPOINT_BAD_SIZE },
         { ORIGIN "\n18446744073709551616\nQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=\n", PL_CHECKPOINT_BAD_SIZE },
+        //  non-zero padding bits: a second spelling of some root
         { ORIGIN "\n1234\nQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJ=\n", PL_CHECKPOINT_BAD_ROOT },
         { ORIGIN "\n1234\nQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI\n", PL_CHECKPOINT_BAD_ROOT },
         { ORIGIN "\n1234\nQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQg==\n", PL_CHECKPOINT_BAD_ROOT },
@@ -458,6 +459,39 @@ START_TEST (test_checkpoint_tampering)
 }
 END_TEST
 
+//  A broker showing two agencies two different logs: once it shows the
+//  second agency a checkpoint of the first log, no proof links them
+START_TEST (test_split_view_is_caught)
+{
+    pl_merkle_t *seen_by_a = pl_merkle_new_in_memory ();
+    pl_merkle_t *seen_by_b = pl_merkle_new_in_memory ();
+    for (int i = 0; i < 800; i++) {
+        ck_assert_int_eq (pl_merkle_append_data (seen_by_a, &i, sizeof i, NULL), 0);
+        //  the same entries, except that b's log hides entry 10
+        int entry = i == 10? -1: i;
+        if (i < 500)
+            ck_assert_int_eq (pl_merkle_append_data (seen_by_b, &entry, sizeof entry, NULL), 0);
+    }
+    uint8_t root [32], proof [PL_MERKLE_PROOF_MAX * 32];
+    size_t len = 0;
+    ck_assert_int_eq (pl_merkle_root_at (seen_by_a, 500, root), 0);
+    pl_checkpoint_t *kept_by_a = pl_checkpoint_new (ORIGIN, 500, root);
+    pl_checkpoint_t *kept_by_b = pl_checkpoint_new_from_tree (ORIGIN, seen_by_b);
+    pl_checkpoint_t *latest = pl_checkpoint_new_from_tree (ORIGIN, seen_by_a);
+    ck_assert_int_eq (pl_merkle_consistency_proof (seen_by_a, 500, 800, proof, &len), 0);
+    ck_assert (pl_checkpoint_verify_consistency (kept_by_a, latest, proof, len));
+    ck_assert (!pl_checkpoint_verify_consistency (kept_by_b, latest, proof, len));
+    //  nor can b's own log provide one: it is not a prefix of a's
+    ck_assert_int_eq (pl_merkle_consistency_proof (seen_by_b, 400, 500, proof, &len), 0);
+    ck_assert (!pl_checkpoint_verify_consistency (kept_by_b, latest, proof, len));
+    pl_checkpoint_destroy (&kept_by_a);
+    pl_checkpoint_destroy (&kept_by_b);
+    pl_checkpoint_destroy (&latest);
+    pl_merkle_destroy (&seen_by_a);
+    pl_merkle_destroy (&seen_by_b);
+}
+END_TEST
+
 Suite *
 test_suite (void)
 {
@@ -474,6 +508,7 @@ test_suite (void)
     tcase_add_test (checkpoints, test_checkpoint_body_format);
     tcase_add_test (checkpoints, test_checkpoint_round_trip);
     tcase_add_test (checkpoints, test_checkpoint_tampering);
+    tcase_add_test (checkpoints, test_split_view_is_caught);
     suite_add_tcase (suite, checkpoints);
     return suite;
 }

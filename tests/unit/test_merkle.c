@@ -259,6 +259,16 @@ START_TEST (test_reference_roots)
     }
     pl_merkle_root (tree, root);
     ck_assert_mem_eq (root, want, H);
+    //  Size 0 is the empty tree, a prefix of every tree; no size 9 yet
+    uint8_t empty [H], proof [PL_MERKLE_PROOF_MAX * H];
+    size_t len = 99;
+    pl_merkle_empty_root (empty);
+    ck_assert_int_eq (pl_merkle_root_at (tree, 0, root), 0);
+    ck_assert_mem_eq (root, empty, H);
+    ck_assert_int_eq (pl_merkle_root_at (tree, 9, root), -1);
+    ck_assert_int_eq (pl_merkle_consistency_proof (tree, 0, 8, proof, &len), 0);
+    ck_assert_uint_eq (len, 0);
+    ck_assert (pl_merkle_verify_consistency (0, 8, empty, want, proof, len));
 
     //  Growing one leaf at a time, the current root is each reference root
     pl_merkle_t *growing = pl_merkle_new_in_memory ();
