@@ -63,6 +63,10 @@ HARNESS   := $(filter-out tests/e2e/test_%.c,$(wildcard tests/e2e/*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
 E2E_BINS  := $(patsubst tests/e2e/%.c,$(B)/tests/e2e/%,$(E2E_SRC))
 
+# Test tools: programs tests and the demo run as real processes (not installed).
+TOOL_SRC  := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/passerelle-%,$(TOOL_SRC))
+
 ALL_LIBS  = $(AGENT_LIB) $(BROKER_LIB) $(POLICY_LIB) $(PROTO_LIB)
 
 .PHONY: all check check-asan check-unit check-e2e demo bench install clean deps
@@ -123,16 +127,22 @@ CHECK_EXTRA :=
 BENCH_BINS  :=
 include $(wildcard */*.mk)
 
-# End-to-end suites find the binaries through PASSERELLE_BIN.
-check: $(BINS) $(UNIT_BINS) $(E2E_BINS)
-	@PASSERELLE_BIN=$(abspath $(B)/bin) tests/run-suites $(UNIT_BINS) $(E2E_BINS)
+$(B)/tests/tools/passerelle-%: $(B)/obj/tests/tools/%.o $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# End-to-end suites find the binaries through PASSERELLE_BIN and PASSERELLE_TOOLS.
+RUN_ENV := PASSERELLE_BIN=$(abspath $(B)/bin) PASSERELLE_TOOLS=$(abspath $(B)/tests/tools)
+
+check: $(BINS) $(TOOL_BINS) $(UNIT_BINS) $(E2E_BINS)
+	@$(RUN_ENV) tests/run-suites $(UNIT_BINS) $(E2E_BINS)
 	@for t in $(CHECK_EXTRA); do $(MAKE) --no-print-directory $$t || exit 1; done
 
 check-unit: $(UNIT_BINS)
 	@tests/run-suites $(UNIT_BINS)
 
-check-e2e: $(BINS) $(E2E_BINS)
-	@PASSERELLE_BIN=$(abspath $(B)/bin) tests/run-suites $(E2E_BINS)
+check-e2e: $(BINS) $(TOOL_BINS) $(E2E_BINS)
+	@$(RUN_ENV) tests/run-suites $(E2E_BINS)
 
 # Same suites, separate build tree, sanitizers on. Check's fork mode is kept so
 # each test is its own process and a sanitizer report fails that test.
@@ -141,11 +151,11 @@ check-asan:
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    check
 
-demo: $(BINS)
-	@PASSERELLE_BIN=$(abspath $(B)/bin) deploy/demo
+demo: $(BINS) $(TOOL_BINS)
+	@$(RUN_ENV) deploy/demo
 
-bench: $(BINS) $(BENCH_BINS)
-	@PASSERELLE_BIN=$(abspath $(B)/bin) tests/bench/run $(BENCH_BINS)
+bench: $(BINS) $(TOOL_BINS) $(BENCH_BINS)
+	@$(RUN_ENV) tests/bench/run $(BENCH_BINS)
 
 install: $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/passerelle

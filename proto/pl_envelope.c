@@ -27,10 +27,11 @@ static const char *s_err_names [PL_ERR_COUNT] = {
     [PL_ERR_BAD_VERSION]    = "unsupported protocol version",
     [PL_ERR_BAD_FIELD]      = "invalid header field",
     [PL_ERR_BAD_SIGNATURE]  = "bad signature (header or signature altered, or wrong key)",
-    [PL_ERR_PAYLOAD_HASH]   = "payload does not match the header's hash",
+    [PL_ERR_PAYLOAD_HASH]   = "payload or sealed keys do not match the header's hash",
     [PL_ERR_NOT_RECIPIENT]  = "no key sealed for this recipient",
     [PL_ERR_KEY_UNSEAL]     = "sealed key does not open",
     [PL_ERR_DECRYPT]        = "payload does not decrypt",
+    [PL_ERR_KEY_MISMATCH]   = "sealed key is not the key the header commits to",
     [PL_ERR_NO_MEMORY]      = "out of memory",
 };
 
@@ -57,6 +58,35 @@ pl_event_id_from_hex (const char *hex, uint8_t *id)
     ||  size != PL_EVENT_ID_SIZE || *end)
         return -1;
     return 0;
+}
+
+//  What the header's payload_hash covers: everything outside the header.
+static void
+s_payload_hash (const uint8_t *nonce, const uint8_t *cipher, size_t cipher_size,
+                Passerelle__SealedKey **keys, size_t key_count, uint8_t *hash)
+{
+    crypto_hash_sha256_state state;
+    crypto_hash_sha256_init (&state);
+    crypto_hash_sha256_update (&state, nonce, NONCE_SIZE);
+    crypto_hash_sha256_update (&state, cipher, cipher_size);
+    for (size_t i = 0; i < key_count; i++) {
+        uint8_t len = (uint8_t) strlen (keys [i]->recipient);
+        crypto_hash_sha256_update (&state, &len, 1);
+        crypto_hash_sha256_update (&state, (const uint8_t *) keys [i]->recipient, len);
+        crypto_hash_sha256_update (&state, keys [i]->sealed.data, keys [i]->sealed.len);
+    }
+    crypto_hash_sha256_final (&state, hash);
+}
+
+static void
+s_key_commitment (const uint8_t *key, uint8_t *commitment)
+{
+    static const char context [] = "passerelle-key-commitment-v1";
+    crypto_generichash_state state;
+    crypto_generichash_init (&state, NULL, 0, PL_HASH_SIZE);
+    crypto_generichash_update (&state, (const uint8_t *) context, sizeof context - 1);
+    crypto_generichash_update (&state, key, PAYLOAD_KEY_SIZE);
+    crypto_generichash_final (&state, commitment, PL_HASH_SIZE);
 }
 
 //  --------------------------------------------------------------------------
@@ -191,6 +221,11 @@ pl_header_check (const Passerelle__EventHeader *h, char *why, size_t why_size)
         if (!pl_id_is_valid (h->to_agencies [i]))
             return s_bad (PL_ERR_BAD_FIELD, why, why_size, "to_agencies: '%.64s' is not a "
                           "valid agency id", h->to_agencies [i]);
+    for (size_t i = 0; i < h->n_to_agencies; i++)
+        for (size_t k = 0; k < i; k++)
+            if (strcmp (h->to_agencies [i], h->to_agencies [k]) == 0)
+                return s_bad (PL_ERR_BAD_FIELD, why, why_size, "to_agencies: '%.64s' listed twice",
+                              h->to_agencies [i]);
     if (h->n_to_agencies == 0 && h->n_to_roles == 0)
         return s_bad (PL_ERR_BAD_FIELD, why, why_size, "no recipient: to_agencies and to_roles "
                       "are both empty");
@@ -203,6 +238,22 @@ pl_header_check (const Passerelle__EventHeader *h, char *why, size_t why_size)
     if (h->payload_hash.len != PL_HASH_SIZE)
         return s_bad (PL_ERR_BAD_FIELD, why, why_size, "payload_hash: %zu bytes, expected %d",
                       h->payload_hash.len, PL_HASH_SIZE);
+    if (h->key_commitment.len != PL_HASH_SIZE)
+        return s_bad (PL_ERR_BAD_FIELD, why, why_size, "key_commitment: %zu bytes, expected %d",
+                      h->key_commitment.len, PL_HASH_SIZE);
+    //  The legal basis must be evidenced: a consent to point at, or a
+    //  justification an auditor can read (domain brief, "Consent")
+    bool by_consent = pl_vocab_id (PL_KIND_BASIS, h->legal_basis) == PL_BASIS_CONSENT;
+    if (by_consent && (!h->consent_id || !*h->consent_id))
+        return s_bad (PL_ERR_BAD_FIELD, why, why_size, "consent_id: basis consent needs the "
+                      "consent's id");
+    if (!by_consent && (!h->justification || !*h->justification))
+        return s_bad (PL_ERR_BAD_FIELD, why, why_size, "justification: basis %s needs a "
+                      "justification", h->legal_basis);
+    int type = pl_vocab_id (PL_KIND_EVENT_TYPE, h->event_type);
+    if ((type == PL_EV_CONSENT_GIVEN || type == PL_EV_CONSENT_WITHDRAWN) && !h->consent)
+        return s_bad (PL_ERR_BAD_FIELD, why, why_size, "consent: a %s event carries the "
+                      "consent's scope", h->event_type);
     if (h->consent && (err = s_consent_check (h->consent, why, why_size)))
         return err;
     return PL_OK;
@@ -223,8 +274,13 @@ pl_envelope_seal (pl_keys_t *publisher, Passerelle__EventHeader *header,
         return s_bad (PL_ERR_OVERSIZED, why, why_size, "payload: %zu bytes, at most %d",
                       payload_size, PL_MAX_PAYLOAD);
     if (recipient_count == 0 || recipient_count > PL_MAX_RECIPIENTS)
-        return s_bad (PL_ERR_BAD_FIELD, why, why_size, "%zu recipients to seal for, "
-                      "expected 1 to %d", recipient_count, PL_MAX_RECIPIENTS);
+        return s_bad (recipient_count? PL_ERR_OVERSIZED: PL_ERR_BAD_FIELD, why, why_size,
+                      "%zu recipients to seal for, expected 1 to %d", recipient_count,
+                      PL_MAX_RECIPIENTS);
+    //  The event id is the AEAD's associated data: it must be whole first
+    if (header->event_id.len != 0 && header->event_id.len != PL_EVENT_ID_SIZE)
+        return s_bad (PL_ERR_BAD_FIELD, why, why_size, "event_id: %zu bytes, expected %d",
+                      header->event_id.len, PL_EVENT_ID_SIZE);
 
     uint8_t event_id [PL_EVENT_ID_SIZE];
     if (header->event_id.len == 0) {
@@ -236,6 +292,7 @@ pl_envelope_seal (pl_keys_t *publisher, Passerelle__EventHeader *header,
     header->publisher = (char *) pl_keys_id (publisher);
 
     uint8_t key [PAYLOAD_KEY_SIZE], nonce [NONCE_SIZE], hash [PL_HASH_SIZE];
+    uint8_t commitment [PL_HASH_SIZE];
     size_t cipher_size = payload_size + crypto_aead_xchacha20poly1305_ietf_ABYTES;
     uint8_t *cipher = malloc (cipher_size);
     uint8_t *sealed = malloc (recipient_count * SEALED_SIZE);
@@ -253,13 +310,9 @@ pl_envelope_seal (pl_keys_t *publisher, Passerelle__EventHeader *header,
     crypto_aead_xchacha20poly1305_ietf_encrypt (cipher, &produced, payload, payload_size,
                                                 header->event_id.data, PL_EVENT_ID_SIZE,
                                                 NULL, nonce, key);
-    crypto_hash_sha256 (hash, cipher, cipher_size);
-    header->payload_hash.data = hash;
-    header->payload_hash.len = sizeof hash;
 
-    if ((err = pl_header_check (header, why, why_size)) != PL_OK)
-        goto done;
-
+    //  Seal the key for each recipient first: the hash in the header covers
+    //  the sealed keys, so the signature protects them too
     for (size_t i = 0; i < recipient_count; i++) {
         uint8_t curve [PL_CURVE_KEY_SIZE];
         if (!pl_id_is_valid (recipients [i].id)
@@ -274,6 +327,15 @@ pl_envelope_seal (pl_keys_t *publisher, Passerelle__EventHeader *header,
         keys [i].sealed.len = SEALED_SIZE;
         key_list [i] = &keys [i];
     }
+    s_payload_hash (nonce, cipher, cipher_size, key_list, recipient_count, hash);
+    header->payload_hash.data = hash;
+    header->payload_hash.len = sizeof hash;
+    s_key_commitment (key, commitment);
+    header->key_commitment.data = commitment;
+    header->key_commitment.len = sizeof commitment;
+
+    if ((err = pl_header_check (header, why, why_size)) != PL_OK)
+        goto done;
 
     size_t header_size = passerelle__event_header__get_packed_size (header);
     if (header_size > PL_MAX_HEADER) {
@@ -312,6 +374,8 @@ done:
     //  The header struct is the caller's: do not leave it pointing at our stack
     header->payload_hash.data = NULL;
     header->payload_hash.len = 0;
+    header->key_commitment.data = NULL;
+    header->key_commitment.len = 0;
     if (header->event_id.data == event_id) {
         header->event_id.data = NULL;
         header->event_id.len = 0;
@@ -429,7 +493,8 @@ pl_envelope_verify (pl_envelope_t *self, const uint8_t *publisher_pk)
                               self->wire->signature.data))
         return PL_ERR_BAD_SIGNATURE;
     uint8_t hash [PL_HASH_SIZE];
-    crypto_hash_sha256 (hash, self->wire->ciphertext.data, self->wire->ciphertext.len);
+    s_payload_hash (self->wire->nonce.data, self->wire->ciphertext.data, self->wire->ciphertext.len,
+                    self->wire->keys, self->wire->n_keys, hash);
     //  Both values are public; constant time costs nothing and ends the question
     if (sodium_memcmp (hash, self->header->payload_hash.data, PL_HASH_SIZE) != 0)
         return PL_ERR_PAYLOAD_HASH;
@@ -468,6 +533,12 @@ pl_envelope_open (pl_envelope_t *self, pl_keys_t *recipient, const uint8_t *publ
                               pl_keys_curve_public (recipient),
                               pl_keys_curve_secret (recipient)) != 0)
         return PL_ERR_KEY_UNSEAL;
+    uint8_t commitment [PL_HASH_SIZE];
+    s_key_commitment (key, commitment);
+    if (sodium_memcmp (commitment, self->header->key_commitment.data, PL_HASH_SIZE) != 0) {
+        sodium_memzero (key, sizeof key);
+        return PL_ERR_KEY_MISMATCH;
+    }
     size_t size = self->wire->ciphertext.len - crypto_aead_xchacha20poly1305_ietf_ABYTES;
     uint8_t *buffer = malloc (size? size: 1);
     if (!buffer) {

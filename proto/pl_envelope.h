@@ -2,11 +2,15 @@
  *
  *  seal    (publisher's agent) encrypt the payload under a fresh
  *          XChaCha20-Poly1305 key, seal that key to each recipient
- *          (crypto_box_seal to its X25519 key), hash the ciphertext into the
- *          header, serialise the header once and sign those bytes.
+ *          (crypto_box_seal to its X25519 key), hash nonce, ciphertext and
+ *          sealed keys into the header with a commitment to the key,
+ *          serialise the header once and sign those bytes.
  *  verify  (broker) structure, limits, vocabulary, signature, payload hash.
  *          Needs no secret and learns nothing of the content.
- *  open    (recipient's agent) verify, find our sealed key, decrypt.
+ *  open    (recipient's agent) verify, find our sealed key, check it is
+ *          the committed key, decrypt. So no one in transit can alter
+ *          anything undetected, and a publisher cannot show different
+ *          recipients different content.
  *
  *  Every failure has its own pl_err_t so logs and tests can tell a forged
  *  signature from a swapped payload from a missing key.
@@ -38,10 +42,11 @@ typedef enum {
     PL_ERR_BAD_VERSION,         /* protocol version we do not speak */
     PL_ERR_BAD_FIELD,           /* a header field is missing or invalid */
     PL_ERR_BAD_SIGNATURE,       /* header or signature altered, or wrong key */
-    PL_ERR_PAYLOAD_HASH,        /* ciphertext is not the one the header names */
+    PL_ERR_PAYLOAD_HASH,        /* nonce, ciphertext or a sealed key is not what was signed */
     PL_ERR_NOT_RECIPIENT,       /* no key sealed for us */
     PL_ERR_KEY_UNSEAL,          /* our sealed key does not open */
     PL_ERR_DECRYPT,             /* payload does not decrypt (altered) */
+    PL_ERR_KEY_MISMATCH,        /* our key is not the one the header commits to */
     PL_ERR_NO_MEMORY,
     PL_ERR_COUNT
 } pl_err_t;

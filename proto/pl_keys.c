@@ -91,6 +91,12 @@ s_load_key_file (const char *path, bool secret, char *id, size_t id_size,
         snprintf (err, err_size, "%s: cannot read key file: %s", path, strerror (errno));
         return NULL;
     }
+    size_t len = strlen (path);
+    if (secret && len > 4 && strcmp (path + len - 4, ".pub") == 0) {
+        snprintf (err, err_size, "%s: this is a public key file; the secret key is the "
+                  ".key file beside it", path);
+        return NULL;
+    }
     if (secret && (st.st_mode & 077)) {
         snprintf (err, err_size, "%s: secret key file is accessible to other users "
                   "(mode %04o); run: chmod 600 %s", path, (unsigned) (st.st_mode & 07777), path);
@@ -208,12 +214,18 @@ pl_keys_save (pl_keys_t *self, const char *dir, char *err, size_t err_size)
     if (rc != 0)
         return -1;
 
-    snprintf (path, sizeof path, "%s/%s.pub", dir, self->id);
+    char pub_path [4096];
+    snprintf (pub_path, sizeof pub_path, "%s/%s.pub", dir, self->id);
     snprintf (text, sizeof text,
               "#   passerelle public key of '%s': safe to share; the directory\n"
               "#   administrator copies public-key into the directory file.\n"
               "id = %s\npublic-key = \"%s\"\n", self->id, self->id, pk_text);
-    return s_write_file (path, 0644, text, err, err_size);
+    if (s_write_file (pub_path, 0644, text, err, err_size) != 0) {
+        //  Half a key pair on disk would block every retry: take it back
+        unlink (path);
+        return -1;
+    }
+    return 0;
 }
 
 void

@@ -1,0 +1,241 @@
+/*  passerelle-forge: a misbehaving agency, for tests and the demo.
+ *
+ *  Speaks the broker protocol directly (no agent) with a real agency key,
+ *  and does what an honest agent never would, so that tests can show the
+ *  broker refusing it:
+ *
+ *      passerelle-forge MODE --key A.key --broker-key broker.pub
+ *                            --endpoint tcp://... --to AGENCY [--as ID] [--size N]
+ *  modes:
+ *      honest       a valid publish (the control case)
+ *      impersonate  header says it comes from --as, signed with a key made up for it
+ *      badsig       valid header, signature altered
+ *      replay       the same valid event published twice
+ *      malformed    a frame that is not a passerelle message
+ *      oversized    a frame of --size bytes
+ *      twoframes    a message of two frames
+ *
+ *  Prints one line per broker answer: "STATUS: reason" (PublishAck or
+ *  Error), or "no answer" after 3 s. Exit 0 when it got every answer.
+ *  Not installed: it exists to be refused.  */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <czmq.h>
+#include "pl_envelope.h"
+#include "pl_keys.h"
+#include "pl_wire.h"
+
+typedef struct {
+    const char *mode, *key_path, *broker_key_path, *endpoint, *to, *as;
+    size_t size;
+} options_t;
+
+static zsock_t *
+s_connect (pl_keys_t *keys, const options_t *opt)
+{
+    char id [PL_ID_MAX + 1], err [512], z85 [41];
+    uint8_t broker_key [PL_PUBLIC_KEY_SIZE], broker_curve [PL_CURVE_KEY_SIZE];
+    if (pl_public_key_load (opt->broker_key_path, id, sizeof id, broker_key, err, sizeof err) != 0
+    ||  pl_curve_public_from_sign (broker_key, broker_curve) != 0) {
+        fprintf (stderr, "forge: %s\n", err);
+        return NULL;
+    }
+    pl_curve_to_z85 (broker_curve, z85);
+    zcert_t *cert = zcert_new_from (pl_keys_curve_public (keys), pl_keys_curve_secret (keys));
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    zcert_apply (cert, dealer);
+    zcert_destroy (&cert);
+    zsock_set_curve_serverkey (dealer, z85);
+    zsock_set_linger (dealer, 500);
+    zsock_connect (dealer, "%s", opt->endpoint);
+    return dealer;
+}
+
+//  Wait for the next answer to a publish (skipping Welcome and the like).
+static int
+s_print_answer (zsock_t *dealer)
+{
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    int64_t deadline = zclock_mono () + 3000;
+    int rc = -1;
+    while (rc == -1 && zclock_mono () < deadline) {
+        if (!zpoller_wait (poller, (int) (deadline - zclock_mono ())))
+            break;
+        zframe_t *frame = zframe_recv (dealer);
+        Passerelle__Status status;
+        char why [256];
+        Passerelle__Message *msg = frame? pl_wire_unpack (frame, 1 << 24, &status, why, sizeof why): NULL;
+        zframe_destroy (&frame);
+        if (!msg)
+            continue;
+        if (msg->body_case == PASSERELLE__MESSAGE__BODY_PUBLISH_ACK) {
+            printf ("%s: %s\n", pl_status_name (msg->publish_ack->status), msg->publish_ack->reason);
+            rc = 0;
+        }
+        else
+        if (msg->body_case == PASSERELLE__MESSAGE__BODY_ERROR) {
+            printf ("%s: %s\n", pl_status_name (msg->error->status), msg->error->reason);
+            rc = 0;
+        }
+        passerelle__message__free_unpacked (msg, NULL);
+    }
+    zpoller_destroy (&poller);
+    if (rc != 0)
+        printf ("no answer\n");
+    fflush (stdout);
+    return rc;
+}
+
+static void
+s_send (zsock_t *dealer, Passerelle__Message *msg)
+{
+    zframe_t *frame = pl_wire_pack (msg);
+    zframe_send (&frame, dealer, 0);
+}
+
+static void
+s_hello (zsock_t *dealer, const char *id)
+{
+    Passerelle__Hello hello = PASSERELLE__HELLO__INIT;
+    hello.version = PL_PROTOCOL_VERSION;
+    hello.agency = (char *) id;
+    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
+    msg.body_case = PASSERELLE__MESSAGE__BODY_HELLO;
+    msg.hello = &hello;
+    s_send (dealer, &msg);
+}
+
+//  A sealed envelope for opt->to; signer decides the publisher id.
+static Passerelle__Envelope *
+s_envelope (pl_keys_t *signer, const options_t *opt)
+{
+    char *to [1] = { (char *) opt->to }, *categories [1] = { "case_summary" };
+    Passerelle__EventHeader header = PASSERELLE__EVENT_HEADER__INIT;
+    header.case_ref = "FORGED-1";
+    header.event_type = "case_update";
+    header.sequence = 1;
+    header.created_at_ms = pl_now_ms ();
+    header.valid_until_ms = header.created_at_ms + 3600000;
+    header.categories = categories;
+    header.n_categories = 1;
+    header.purpose = "case_coordination";
+    header.legal_basis = "public_task";
+    header.justification = "forged by passerelle-forge";
+    header.to_agencies = to;
+    header.n_to_agencies = 1;
+    //  Any key will do to seal: the broker cannot check what it cannot open
+    pl_keys_t *someone = pl_keys_generate (opt->to);
+    pl_recipient_t recipient = { opt->to, pl_keys_public (someone) };
+    uint8_t *bytes;
+    size_t size;
+    char why [256];
+    const char *payload = "{\"forged\":true}";
+    pl_err_t err = pl_envelope_seal (signer, &header, (const uint8_t *) payload, strlen (payload),
+                                     &recipient, 1, &bytes, &size, why, sizeof why);
+    pl_keys_destroy (&someone);
+    if (err != PL_OK) {
+        fprintf (stderr, "forge: cannot seal: %s: %s\n", pl_err_str (err), why);
+        return NULL;
+    }
+    Passerelle__Envelope *envelope = passerelle__envelope__unpack (NULL, size, bytes);
+    free (bytes);
+    return envelope;
+}
+
+static int
+s_publish (zsock_t *dealer, Passerelle__Envelope *envelope, int times)
+{
+    Passerelle__Publish publish = PASSERELLE__PUBLISH__INIT;
+    publish.envelope = envelope;
+    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
+    msg.body_case = PASSERELLE__MESSAGE__BODY_PUBLISH;
+    msg.publish = &publish;
+    int rc = 0;
+    for (int i = 0; i < times; i++) {
+        s_send (dealer, &msg);
+        rc |= s_print_answer (dealer);
+    }
+    return rc;
+}
+
+int
+main (int argc, char **argv)
+{
+    static const struct option long_options [] = {
+        { "key", required_argument, NULL, 'k' }, { "broker-key", required_argument, NULL, 'b' },
+        { "endpoint", required_argument, NULL, 'e' }, { "to", required_argument, NULL, 't' },
+        { "as", required_argument, NULL, 'a' }, { "size", required_argument, NULL, 's' },
+        { NULL, 0, NULL, 0 }
+    };
+    options_t opt = { .size = 2 * 1024 * 1024 };
+    int c;
+    while ((c = getopt_long (argc, argv, "", long_options, NULL)) != -1)
+        switch (c) {
+            case 'k': opt.key_path = optarg; break;
+            case 'b': opt.broker_key_path = optarg; break;
+            case 'e': opt.endpoint = optarg; break;
+            case 't': opt.to = optarg; break;
+            case 'a': opt.as = optarg; break;
+            case 's': opt.size = (size_t) atoll (optarg); break;
+            default: return 1;
+        }
+    opt.mode = optind < argc? argv [optind]: NULL;
+    if (!opt.mode || !opt.key_path || !opt.broker_key_path || !opt.endpoint || !opt.to) {
+        fprintf (stderr, "usage: passerelle-forge MODE --key A.key --broker-key broker.pub "
+                 "--endpoint tcp://... --to AGENCY [--as ID] [--size N]\n");
+        return 1;
+    }
+    zsys_handler_set (NULL);
+    char err [512];
+    pl_keys_t *keys = pl_keys_load (opt.key_path, err, sizeof err);
+    if (!keys) {
+        fprintf (stderr, "forge: %s\n", err);
+        return 1;
+    }
+    zsock_t *dealer = s_connect (keys, &opt);
+    if (!dealer)
+        return 1;
+    s_hello (dealer, pl_keys_id (keys));
+    int rc = 0;
+    Passerelle__Envelope *envelope = NULL;
+    if (streq (opt.mode, "honest") || streq (opt.mode, "replay") || streq (opt.mode, "badsig")) {
+        envelope = s_envelope (keys, &opt);
+        if (envelope && streq (opt.mode, "badsig"))
+            envelope->signature.data [0] ^= 0x01;
+        rc = envelope? s_publish (dealer, envelope, streq (opt.mode, "replay")? 2: 1): 1;
+    }
+    else
+    if (streq (opt.mode, "impersonate")) {
+        pl_keys_t *fake = pl_keys_generate (opt.as? opt.as: "someone-else");
+        envelope = fake? s_envelope (fake, &opt): NULL;
+        rc = envelope? s_publish (dealer, envelope, 1): 1;
+        pl_keys_destroy (&fake);
+    }
+    else
+    if (streq (opt.mode, "malformed")) {
+        zstr_send (dealer, "this is not a passerelle message");
+        rc = s_print_answer (dealer);
+    }
+    else
+    if (streq (opt.mode, "oversized")) {
+        zframe_t *frame = zframe_new (NULL, opt.size);
+        memset (zframe_data (frame), 'x', opt.size);
+        zframe_send (&frame, dealer, 0);
+        rc = s_print_answer (dealer);
+    }
+    else
+    if (streq (opt.mode, "twoframes")) {
+        zstr_sendm (dealer, "one");
+        zstr_send (dealer, "two");
+        rc = s_print_answer (dealer);
+    }
+    else {
+        fprintf (stderr, "forge: unknown mode %s\n", opt.mode);
+        rc = 1;
+    }
+    passerelle__envelope__free_unpacked (envelope, NULL);
+    zsock_destroy (&dealer);
+    pl_keys_destroy (&keys);
+    return rc == 0? 0: 2;
+}
