@@ -1,0 +1,323 @@
+/*  End to end: the secure path (issue 2), with the real binaries.
+ *
+ *  A broker and agents on free 127.0.0.1 ports in a temporary folder; the
+ *  tests act as agency staff (the `passerelle` CLI) and as a misbehaving
+ *  agency (passerelle-forge), and check what a user would see: exit codes,
+ *  printed decisions, inbox contents, and the daemons' logs.  */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "pl_test.h"
+#include "e2e/pe_net.h"
+
+#define SECRET "{\"note\":\"SECRET-REFERRAL-7731: arrest, partner and child at risk\"}"
+
+static pe_net_t *
+s_paris (const char *broker_extra)
+{
+    pe_net_t *net = pe_net_new ();
+    ck_assert_ptr_nonnull (net);
+    ck_assert_int_eq (pe_net_add_agency (net, "police-paris", "police", "paris", true), 0);
+    ck_assert_int_eq (pe_net_add_agency (net, "pp-paris", "perpetrator_programme", "paris", true), 0);
+    ck_assert_int_eq (pe_net_add_agency (net, "ss-paris", "social_services", "paris", true), 0);
+    ck_assert_int_eq (pe_net_add_agency (net, "ss-lyon", "social_services", "lyon", true), 0);
+    ck_assert_int_eq (pe_net_write_directory (net, NULL), 0);
+    ck_assert_int_eq (pe_net_start_broker (net, broker_extra), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "police-paris", true), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "ss-paris", true), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "ss-lyon", true), 0);
+    return net;
+}
+
+static pe_result_t
+s_publish_to (pe_net_t *net, const char *from, const char *flag, const char *to, const char *payload)
+{
+    return pe_net_cli (net, from, payload, "publish", "--type", "referral", "--case", "C-2026-0042",
+                       flag, to, "--category", "identity,referral", "--purpose", "referral",
+                       "--basis", "legal_obligation", "--justification",
+                       "court-ordered perpetrator programme", "-", NULL);
+}
+
+//  Wait until id's inbox holds text (or give up after ms); returns the inbox.
+static char *
+s_inbox_with (pe_net_t *net, const char *id, const char *text, int ms)
+{
+    for (int waited = 0; ; waited += 100) {
+        pe_result_t r = pe_net_cli (net, id, NULL, "inbox", "--json", NULL);
+        ck_assert_int_eq (r.status, 0);
+        if (strstr (r.out, text) || waited >= ms) {
+            free (r.err);
+            return r.out;
+        }
+        pe_result_free (&r);
+        usleep (100000);
+    }
+}
+
+static bool
+s_file_contains (const char *dir, const char *text)
+{
+    char command [1024];
+    snprintf (command, sizeof command, "grep -rqaF '%s' '%s'", text, dir);
+    return system (command) == 0;
+}
+
+START_TEST (a_published_event_reaches_only_the_addressed_agency_decrypted)
+{
+    pe_net_t *net = s_paris (NULL);
+    pe_result_t r = s_publish_to (net, "police-paris", "--to", "pp-paris", SECRET);
+    ck_assert_msg (r.status == 0, "publish exit %d: %s%s", r.status, r.out, r.err);
+    ck_assert_ptr_nonnull (strstr (r.out, " accepted"));
+    ck_assert_ptr_nonnull (strstr (r.out, "-> pp-paris: allow"));
+    pe_result_free (&r);
+
+    char *inbox = s_inbox_with (net, "pp-paris", "SECRET-REFERRAL-7731", 5000);
+    ck_assert_msg (strstr (inbox, "SECRET-REFERRAL-7731"), "pp-paris inbox: %s", inbox);
+    ck_assert_ptr_nonnull (strstr (inbox, "\"publisher\":\"police-paris\""));
+    ck_assert_ptr_nonnull (strstr (inbox, "\"case\":\"C-2026-0042\""));
+    free (inbox);
+    //  Nobody else got anything, and the broker never saw the plaintext
+    for (const char **id = (const char *[]) { "ss-paris", "ss-lyon", "police-paris", NULL }; *id; id++) {
+        r = pe_net_cli (net, *id, NULL, "inbox", "--json", NULL);
+        ck_assert_int_eq (r.status, 0);
+        ck_assert_msg (strlen (r.out) == 0, "%s received: %s", *id, r.out);
+        pe_result_free (&r);
+    }
+    char *log = pe_net_log (net, "broker");
+    ck_assert_ptr_null (strstr (log, "SECRET-REFERRAL-7731"));
+    ck_assert_ptr_nonnull (strstr (log, "police-paris -> pp-paris: allow"));
+    free (log);
+    ck_assert (!s_file_contains (pe_net_path (net, "broker-state"), "SECRET-REFERRAL-7731"));
+    pe_net_destroy (&net);
+}
+END_TEST
+
+START_TEST (role_addressing_stays_inside_the_publishers_network)
+{
+    pe_net_t *net = s_paris (NULL);
+    pe_result_t r = s_publish_to (net, "police-paris", "--to-role", "social_services", SECRET);
+    ck_assert_msg (r.status == 0, "publish exit %d: %s%s", r.status, r.out, r.err);
+    ck_assert_ptr_nonnull (strstr (r.out, "-> ss-paris: allow"));
+    ck_assert_ptr_null (strstr (r.out, "ss-lyon"));
+    pe_result_free (&r);
+    char *inbox = s_inbox_with (net, "ss-paris", "SECRET-REFERRAL-7731", 5000);
+    ck_assert_ptr_nonnull (strstr (inbox, "SECRET-REFERRAL-7731"));
+    free (inbox);
+    r = pe_net_cli (net, "ss-lyon", NULL, "inbox", "--json", NULL);
+    ck_assert_str_eq (r.out, "");
+    pe_result_free (&r);
+    pe_net_destroy (&net);
+}
+END_TEST
+
+START_TEST (an_event_waits_for_a_recipient_that_is_offline)
+{
+    pe_net_t *net = s_paris (NULL);
+    ck_assert_int_eq (pe_net_stop_agent (net, "pp-paris"), 0);
+    pe_result_t r = s_publish_to (net, "police-paris", "--to", "pp-paris", SECRET);
+    ck_assert_msg (r.status == 0, "publish exit %d: %s%s", r.status, r.out, r.err);
+    pe_result_free (&r);
+    ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
+    char *inbox = s_inbox_with (net, "pp-paris", "SECRET-REFERRAL-7731", 5000);
+    ck_assert_msg (strstr (inbox, "SECRET-REFERRAL-7731"), "held event not delivered: %s", inbox);
+    free (inbox);
+    ck_assert (pe_net_wait_log (net, "broker", "receipt event", 3000));
+    pe_net_destroy (&net);
+}
+END_TEST
+
+START_TEST (a_key_not_in_the_directory_cannot_connect_or_receive)
+{
+    pe_net_t *net = s_paris (NULL);
+    ck_assert_int_eq (pe_net_add_agency (net, "stranger", "police", "paris", false), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "stranger", false), 0);
+    ck_assert (pe_net_wait_log (net, "stranger", "broker refused the connection", 5000));
+    pe_result_t r = pe_net_cli (net, "stranger", NULL, "status", NULL);
+    ck_assert_int_eq (r.status, 4);
+    ck_assert_ptr_nonnull (strstr (r.out, "not connected"));
+    pe_result_free (&r);
+    //  Its publishes go nowhere, and no one can address it
+    r = s_publish_to (net, "stranger", "--to", "pp-paris", SECRET);
+    ck_assert_int_eq (r.status, 4);
+    ck_assert_ptr_nonnull (strstr (r.err, "not connected"));
+    pe_result_free (&r);
+    r = s_publish_to (net, "police-paris", "--to", "stranger", SECRET);
+    ck_assert_int_eq (r.status, 3);
+    ck_assert_ptr_nonnull (strstr (r.err, "unknown agency 'stranger'"));
+    pe_result_free (&r);
+    //  Speaking the protocol directly does not help either
+    r = pe_net_forge (net, "stranger", "honest", "pp-paris", NULL);
+    ck_assert_str_eq (r.out, "no answer\n");
+    pe_result_free (&r);
+    r = pe_net_cli (net, "pp-paris", NULL, "inbox", "--json", NULL);
+    ck_assert_str_eq (r.out, "");
+    pe_result_free (&r);
+    pe_net_destroy (&net);
+}
+END_TEST
+
+START_TEST (publishing_under_another_agencys_id_is_refused)
+{
+    pe_net_t *net = s_paris (NULL);
+    pe_result_t r = pe_net_forge (net, "police-paris", "impersonate", "ss-paris",
+                                  "--as", "pp-paris", NULL);
+    ck_assert_msg (strncmp (r.out, "publisher_mismatch: authenticated as police-paris, cannot "
+                   "publish as pp-paris", 70) == 0, "forge said: %s", r.out);
+    pe_result_free (&r);
+    ck_assert (pe_net_wait_log (net, "broker", "refuse event", 2000));
+    char *log = pe_net_log (net, "broker");
+    ck_assert_ptr_nonnull (strstr (log, "from police-paris: publisher_mismatch"));
+    free (log);
+    r = pe_net_cli (net, "ss-paris", NULL, "inbox", "--json", NULL);
+    ck_assert_str_eq (r.out, "");
+    pe_result_free (&r);
+    pe_net_destroy (&net);
+}
+END_TEST
+
+START_TEST (a_forged_signature_and_a_replay_are_refused)
+{
+    pe_net_t *net = s_paris (NULL);
+    pe_result_t r = pe_net_forge (net, "police-paris", "badsig", "ss-paris", NULL);
+    ck_assert_msg (strncmp (r.out, "bad_signature:", 14) == 0, "forge said: %s", r.out);
+    pe_result_free (&r);
+    r = pe_net_forge (net, "police-paris", "replay", "ss-paris", NULL);
+    ck_assert_msg (strncmp (r.out, "ok: accepted\nduplicate: ", 24) == 0, "forge said: %s", r.out);
+    pe_result_free (&r);
+    pe_net_destroy (&net);
+}
+END_TEST
+
+START_TEST (malformed_and_oversized_messages_are_refused_and_others_still_served)
+{
+    pe_net_t *net = s_paris ("    max-message = 65536\n");
+    pe_result_t r = pe_net_forge (net, "police-paris", "malformed", "ss-paris", NULL);
+    ck_assert_msg (strncmp (r.out, "malformed: ", 11) == 0, "forge said: %s", r.out);
+    pe_result_free (&r);
+    r = pe_net_forge (net, "police-paris", "twoframes", "ss-paris", NULL);
+    ck_assert_msg (strncmp (r.out, "malformed: expected exactly one frame", 37) == 0,
+                   "forge said: %s", r.out);
+    pe_result_free (&r);
+    r = pe_net_forge (net, "police-paris", "oversized", "ss-paris", "--size", "100000", NULL);
+    ck_assert_msg (strncmp (r.out, "oversized: message of 100000 bytes", 34) == 0,
+                   "forge said: %s", r.out);
+    pe_result_free (&r);
+    //  Beyond the protocol's hard ceiling the connection itself is dropped
+    r = pe_net_forge (net, "police-paris", "oversized", "ss-paris", "--size", "4000000", NULL);
+    ck_assert_str_eq (r.out, "no answer\n");
+    pe_result_free (&r);
+    //  ... and everyone else is still served
+    r = s_publish_to (net, "pp-paris", "--to", "ss-paris", SECRET);
+    ck_assert_msg (r.status == 0, "publish after abuse: exit %d: %s%s", r.status, r.out, r.err);
+    pe_result_free (&r);
+    char *inbox = s_inbox_with (net, "ss-paris", "SECRET-REFERRAL-7731", 5000);
+    ck_assert_ptr_nonnull (strstr (inbox, "SECRET-REFERRAL-7731"));
+    free (inbox);
+    pe_net_destroy (&net);
+}
+END_TEST
+
+START_TEST (sighup_after_removing_an_agency_revokes_it)
+{
+    pe_net_t *net = s_paris (NULL);
+    ck_assert_int_eq (pe_net_write_directory (net, "ss-paris"), 0);
+    ck_assert_int_eq (pe_net_signal_broker (net, SIGHUP), 0);
+    ck_assert (pe_net_wait_log (net, "broker", "1 revoked: ss-paris", 5000));
+    //  Its open connection is closed and it cannot come back
+    ck_assert (pe_net_wait_connected (net, "ss-paris", false, 8000));
+    ck_assert (pe_net_wait_log (net, "ss-paris", "broker refused the connection", 8000));
+    //  The others reconnected and no longer know it
+    ck_assert (pe_net_wait_connected (net, "police-paris", true, 8000));
+    pe_result_t r = s_publish_to (net, "police-paris", "--to", "ss-paris", SECRET);
+    ck_assert_int_eq (r.status, 3);
+    ck_assert_ptr_nonnull (strstr (r.err, "unknown agency 'ss-paris'"));
+    pe_result_free (&r);
+    r = pe_net_forge (net, "ss-paris", "honest", "pp-paris", NULL);
+    ck_assert_str_eq (r.out, "no answer\n");
+    pe_result_free (&r);
+    //  A broken directory on reload keeps the current one, and says why
+    FILE *file = fopen (pe_net_path (net, "directory.cfg"), "a");
+    fputs ("agency\n    id = Bad Id\n", file);
+    fclose (file);
+    ck_assert_int_eq (pe_net_signal_broker (net, SIGHUP), 0);
+    ck_assert (pe_net_wait_log (net, "broker", "directory reload failed, keeping the current "
+                                "directory", 5000));
+    r = s_publish_to (net, "police-paris", "--to", "pp-paris", SECRET);
+    ck_assert_int_eq (r.status, 0);
+    pe_result_free (&r);
+    pe_net_destroy (&net);
+}
+END_TEST
+
+START_TEST (bad_files_and_bad_requests_get_clear_errors)
+{
+    pe_net_t *net = pe_net_new ();
+    ck_assert_int_eq (pe_net_add_agency (net, "police-paris", "police", "paris", true), 0);
+    ck_assert_int_eq (pe_net_add_agency (net, "pp-paris", "perpetrator_programme", "paris", true), 0);
+    ck_assert_int_eq (pe_net_write_directory (net, NULL), 0);
+    //  A config with an unknown setting: file, line and what was expected
+    ck_assert_int_eq (pe_net_start_broker (net, "    colour = blue\n"), -1);
+    char *log = pe_net_log (net, "broker");
+    ck_assert_msg (strstr (log, "broker.cfg:6: unknown setting 'colour' in 'broker'"), "%s", log);
+    free (log);
+    ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
+    //  A secret key readable by others is refused, naming the fix
+    chmod (pe_net_path (net, "police-paris.key"), 0644);
+    ck_assert_int_eq (pe_net_start_agent (net, "police-paris", false), -1);
+    log = pe_net_log (net, "police-paris");
+    ck_assert_msg (strstr (log, "chmod 600"), "%s", log);
+    free (log);
+    chmod (pe_net_path (net, "police-paris.key"), 0600);
+    ck_assert_int_eq (pe_net_start_agent (net, "police-paris", true), 0);
+    //  Requests are checked field by field before anything is sent
+    pe_result_t r = pe_net_cli (net, "police-paris", "{}", "publish", "--type", "referral",
+                                "--case", "C-1", "--to", "pp-paris", "--category", "identity,healht",
+                                "--purpose", "referral", "--basis", "consent", "--consent", "K-1",
+                                "-", NULL);
+    ck_assert_int_eq (r.status, 3);
+    ck_assert_msg (strstr (r.err, "categories[1]: unknown category 'healht'"), "%s", r.err);
+    pe_result_free (&r);
+    r = pe_net_cli (net, "police-paris", "{}", "publish", "--type", "referral", "--case", "C-1",
+                    "--to", "pp-paris", "--category", "identity", "--purpose", "referral",
+                    "--basis", "vital_interests", "-", NULL);
+    ck_assert_int_eq (r.status, 3);
+    ck_assert_ptr_nonnull (strstr (r.err, "needs a 'justification'"));
+    pe_result_free (&r);
+    r = pe_net_cli (net, "police-paris", NULL, "publish", "--type", "referral", NULL);
+    ck_assert_int_eq (r.status, 1);
+    pe_result_free (&r);
+    //  No agent behind a configuration: exit 2 and where it looked
+    char bin [1100];
+    snprintf (bin, sizeof bin, "%s/passerelle", getenv ("PASSERELLE_BIN")? getenv ("PASSERELLE_BIN"): "build/bin");
+    char *argv [] = { bin, "-c", pe_net_path (net, "pp-paris.cfg"), "status", NULL };
+    r = pe_run (argv, NULL, 5000);
+    ck_assert_int_eq (r.status, 2);
+    ck_assert_ptr_nonnull (strstr (r.err, "no agent control socket"));
+    pe_result_free (&r);
+    pe_net_destroy (&net);
+}
+END_TEST
+
+Suite *
+test_suite (void)
+{
+    Suite *suite = suite_create ("e2e secure path");
+    TCase *tc = tcase_create ("real processes");
+    tcase_set_timeout (tc, 90);
+    tcase_add_test (tc, a_published_event_reaches_only_the_addressed_agency_decrypted);
+    tcase_add_test (tc, role_addressing_stays_inside_the_publishers_network);
+    tcase_add_test (tc, an_event_waits_for_a_recipient_that_is_offline);
+    tcase_add_test (tc, a_key_not_in_the_directory_cannot_connect_or_receive);
+    tcase_add_test (tc, publishing_under_another_agencys_id_is_refused);
+    tcase_add_test (tc, a_forged_signature_and_a_replay_are_refused);
+    tcase_add_test (tc, malformed_and_oversized_messages_are_refused_and_others_still_served);
+    tcase_add_test (tc, sighup_after_removing_an_agency_revokes_it);
+    tcase_add_test (tc, bad_files_and_bad_requests_get_clear_errors);
+    suite_add_tcase (suite, tc);
+    return suite;
+}
+
+PL_TEST_MAIN
