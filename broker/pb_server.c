@@ -404,9 +404,10 @@ s_handle_publish (server_t *self, zframe_t *routing_id, const pl_agency_t *peer,
             bool allow = decisions [i].status == PASSERELLE__STATUS__STATUS_OK;
             allowed += allow;
             self->counts.denied_recipients += !allow;
-            log_info ("decision event %s case %s %s %s -> %s: %s %s (%s)", hex, header->case_ref,
+            log_info ("decision event %s case %s %s %s -> %s: %s%s%s (%s)", hex, header->case_ref,
                       header->event_type, peer->id, decisions [i].name, allow? "allow": "deny",
-                      allow? "": pl_status_name (decisions [i].status), decisions [i].reason);
+                      allow? "": " ", allow? "": pl_status_name (decisions [i].status),
+                      decisions [i].reason);
         }
         if (allowed == 0) {
             self->counts.refused++;
