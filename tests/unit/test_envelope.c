@@ -2,17 +2,29 @@
  *
  *  Covers: seal -> decode -> verify -> open for several recipients (each gets
  *  exactly the payload; empty and PL_MAX_PAYLOAD payloads; one byte over is
- *  PL_ERR_OVERSIZED); the largest legitimate envelope fits PL_MAX_ENVELOPE;
- *  each tampering fails with its own error: header bytes (BAD_SIGNATURE, or
- *  MALFORMED / BAD_FIELD when they no longer decode or check), signature
- *  (BAD_SIGNATURE), ciphertext (PAYLOAD_HASH), a sealed key swapped, altered
- *  or replayed (KEY_UNSEAL / DECRYPT), the nonce (DECRYPT: it is not under
- *  the signature), a missing key (NOT_RECIPIENT), the wrong publisher key
- *  (BAD_SIGNATURE); a header signed by the publisher but invalid is still
- *  refused by decode; every check of pl_header_check with its error and a
- *  `why` naming the field; every wire length limit of decode; random bytes,
- *  every truncation and every single-byte change never crash and never open
- *  to anything but the payload; event id hex round trip; pl_err_str.  */
+ *  PL_ERR_OVERSIZED); payload_hash and key_commitment are exactly what the
+ *  schema comment says (recomputed here independently); the largest
+ *  legitimate envelope fits PL_MAX_ENVELOPE; seal refuses 0 recipients
+ *  (BAD_FIELD), more than 64 (OVERSIZED) and an event id neither empty nor
+ *  16 bytes (BAD_FIELD, without reading past it).
+ *  Each tampering in transit fails with its own error: header bytes
+ *  (BAD_SIGNATURE, or MALFORMED / BAD_FIELD when they no longer decode or
+ *  check), signature (BAD_SIGNATURE), wrong publisher key (BAD_SIGNATURE);
+ *  everything outside the header is under the signed payload_hash, so the
+ *  ciphertext, the nonce, and a sealed key swapped, altered, replayed,
+ *  relabelled, reordered, added or removed all fail verify (broker) and open
+ *  (recipient) as PAYLOAD_HASH; a missing key is NOT_RECIPIENT, another key
+ *  pair under a listed id KEY_UNSEAL. What only a dishonest publisher can do
+ *  (it signs): give one recipient another payload key (that recipient gets
+ *  KEY_MISMATCH, the others open), re-sign a payload under another event id
+ *  (DECRYPT: the id is the AEAD's associated data). A header signed by the
+ *  publisher but invalid is still refused by decode; every rule of
+ *  pl_header_check with its error and a `why` naming the field (including
+ *  key_commitment, duplicate to_agencies, consent_id for basis consent,
+ *  justification for any other basis, the consent scope of consent events);
+ *  every wire length limit of decode; random bytes, every truncation and
+ *  every single-byte change never crash and never open at all; event id hex
+ *  round trip; pl_err_str (one distinct name per error).  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,13 +81,15 @@ typedef struct {
     uint8_t event_id [PL_EVENT_ID_SIZE + 4];
     uint8_t supersedes [PL_EVENT_ID_SIZE + 4];
     uint8_t payload_hash [PL_HASH_SIZE];
+    uint8_t key_commitment [PL_HASH_SIZE];
     Passerelle__ConsentScope consent;
     char *consent_categories [PL_CAT_COUNT + 2];
     char *consent_roles [PL_ROLE_COUNT + 2];
     char *consent_purposes [PL_PURPOSE_COUNT + 2];
 } header_t;
 
-//  For seal: no event id, no payload hash (seal sets them).
+//  For seal: no event id, payload hash or key commitment (seal sets them).
+//  The basis is not consent, so it carries a justification.
 static void
 s_header_for_seal (header_t *x)
 {
@@ -118,6 +132,9 @@ s_header_complete (header_t *x)
     memset (x->payload_hash, 0xab, sizeof x->payload_hash);
     x->h.payload_hash.data = x->payload_hash;
     x->h.payload_hash.len = PL_HASH_SIZE;
+    memset (x->key_commitment, 0xcd, sizeof x->key_commitment);
+    x->h.key_commitment.data = x->key_commitment;
+    x->h.key_commitment.len = PL_HASH_SIZE;
 }
 
 static void
@@ -232,6 +249,99 @@ s_mutate (const uint8_t *data, size_t size, mutator_fn *mutate, void *arg, size_
     return out;
 }
 
+//  payload_hash exactly as the schema comment defines it, written here
+//  without the module's code: SHA-256(nonce || ciphertext || for each sealed
+//  key, in order: u8 len(recipient) || recipient || sealed).
+static void
+s_schema_payload_hash (const uint8_t *nonce, size_t nonce_size,
+                       const uint8_t *cipher, size_t cipher_size,
+                       Passerelle__SealedKey *const *keys, size_t n_keys, uint8_t *hash)
+{
+    crypto_hash_sha256_state state;
+    crypto_hash_sha256_init (&state);
+    crypto_hash_sha256_update (&state, nonce, nonce_size);
+    crypto_hash_sha256_update (&state, cipher, cipher_size);
+    for (size_t i = 0; i < n_keys; i++) {
+        size_t len = strlen (keys [i]->recipient);
+        ck_assert_uint_le (len, 255);
+        uint8_t len_byte = (uint8_t) len;
+        crypto_hash_sha256_update (&state, &len_byte, 1);
+        crypto_hash_sha256_update (&state, (const uint8_t *) keys [i]->recipient, len);
+        crypto_hash_sha256_update (&state, keys [i]->sealed.data, keys [i]->sealed.len);
+    }
+    crypto_hash_sha256_final (&state, hash);
+}
+
+static void
+s_wire_payload_hash (const Passerelle__Envelope *wire, uint8_t *hash)
+{
+    s_schema_payload_hash (wire->nonce.data, wire->nonce.len, wire->ciphertext.data,
+                           wire->ciphertext.len, wire->keys, wire->n_keys, hash);
+}
+
+//  key_commitment as the schema defines it:
+//  BLAKE2b-256("passerelle-key-commitment-v1" || payload key), no key.
+static void
+s_schema_key_commitment (const uint8_t *key, uint8_t *commitment)
+{
+    static const char context [] = "passerelle-key-commitment-v1";
+    uint8_t input [sizeof context - 1 + crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+    memcpy (input, context, sizeof context - 1);
+    memcpy (input + sizeof context - 1, key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+    ck_assert_int_eq (crypto_generichash (commitment, PL_HASH_SIZE, input, sizeof input, NULL, 0), 0);
+}
+
+//  The payload key sealed to recipient in wire (0 on success).
+static int
+s_unseal (const Passerelle__Envelope *wire, pl_keys_t *recipient, uint8_t *key)
+{
+    for (size_t i = 0; i < wire->n_keys; i++)
+        if (strcmp (wire->keys [i]->recipient, pl_keys_id (recipient)) == 0)
+            return crypto_box_seal_open (key, wire->keys [i]->sealed.data, wire->keys [i]->sealed.len,
+                                         pl_keys_curve_public (recipient),
+                                         pl_keys_curve_secret (recipient));
+    return -1;
+}
+
+//  What a publisher (not someone in transit) can do: unpack its envelope,
+//  change the header and the wire with change(), then recompute payload_hash
+//  as the schema says, re-pack the header, re-sign it with the publisher's
+//  key and re-pack the envelope.
+typedef void (resign_fn) (Passerelle__EventHeader *h, Passerelle__Envelope *wire, void *arg);
+
+static uint8_t *
+s_resign (const uint8_t *data, size_t size, resign_fn *change, void *arg, size_t *out_size)
+{
+    Passerelle__Envelope *wire = passerelle__envelope__unpack (NULL, size, data);
+    ck_assert_ptr_nonnull (wire);
+    Passerelle__EventHeader *h =
+        passerelle__event_header__unpack (NULL, wire->header.len, wire->header.data);
+    ck_assert_ptr_nonnull (h);
+    change (h, wire, arg);
+    ck_assert_uint_eq (h->payload_hash.len, PL_HASH_SIZE);
+    s_wire_payload_hash (wire, h->payload_hash.data);
+    size_t header_size = passerelle__event_header__get_packed_size (h);
+    uint8_t *header_bytes = malloc (header_size);
+    ck_assert_ptr_nonnull (header_bytes);
+    passerelle__event_header__pack (h, header_bytes);
+    uint8_t *own_header = wire->header.data;
+    size_t own_len = wire->header.len;
+    wire->header.data = header_bytes;
+    wire->header.len = header_size;
+    ck_assert_uint_eq (wire->signature.len, PL_SIGNATURE_SIZE);
+    pl_keys_sign (s_publisher, header_bytes, header_size, wire->signature.data);
+    *out_size = passerelle__envelope__get_packed_size (wire);
+    uint8_t *out = malloc (*out_size);
+    ck_assert_ptr_nonnull (out);
+    passerelle__envelope__pack (wire, out);
+    wire->header.data = own_header;
+    wire->header.len = own_len;
+    free (header_bytes);
+    passerelle__event_header__free_unpacked (h, NULL);
+    passerelle__envelope__free_unpacked (wire, NULL);
+    return out;
+}
+
 //  --------------------------------------------------------------------------
 //  Round trips
 
@@ -255,12 +365,27 @@ START_TEST (every_recipient_opens_exactly_the_payload)
     ck_assert_uint_eq (h->sequence, 7);
     ck_assert_uint_eq (h->n_to_agencies, RECIPIENTS);
     ck_assert_uint_eq (h->event_id.len, PL_EVENT_ID_SIZE);
-    //  payload_hash is SHA-256 of the ciphertext as carried
+    //  payload_hash covers nonce, ciphertext and sealed keys, as the schema says
     const Passerelle__Envelope *wire = pl_envelope_wire (env);
+    ck_assert_uint_eq (wire->n_keys, RECIPIENTS);
     uint8_t hash [PL_HASH_SIZE];
-    crypto_hash_sha256 (hash, wire->ciphertext.data, wire->ciphertext.len);
+    s_wire_payload_hash (wire, hash);
     ck_assert_uint_eq (h->payload_hash.len, PL_HASH_SIZE);
     ck_assert_mem_eq (h->payload_hash.data, hash, PL_HASH_SIZE);
+    //  ... which is not the hash of the ciphertext alone (the old definition)
+    crypto_hash_sha256 (hash, wire->ciphertext.data, wire->ciphertext.len);
+    ck_assert_mem_ne (h->payload_hash.data, hash, PL_HASH_SIZE);
+    //  key_commitment is BLAKE2b-256 of the context and the one payload key,
+    //  and every recipient unseals that same key
+    uint8_t first [crypto_aead_xchacha20poly1305_ietf_KEYBYTES], key [sizeof first];
+    ck_assert_int_eq (s_unseal (wire, s_recipient [0], first), 0);
+    s_schema_key_commitment (first, hash);
+    ck_assert_uint_eq (h->key_commitment.len, PL_HASH_SIZE);
+    ck_assert_mem_eq (h->key_commitment.data, hash, PL_HASH_SIZE);
+    for (int i = 1; i < RECIPIENTS; i++) {
+        ck_assert_int_eq (s_unseal (wire, s_recipient [i], key), 0);
+        ck_assert_mem_eq (key, first, sizeof key);
+    }
     //  The content is not in the clear anywhere in the envelope
     ck_assert_ptr_null (memmem (bytes, size, "referred", 8));
     //  The header hash is SHA-256 of the header bytes as received
@@ -364,6 +489,7 @@ START_TEST (the_largest_legitimate_envelope_fits_the_envelope_limit)
     s_add_consent (&x);
     x.h.event_id.len = 0;
     x.h.payload_hash.len = 0;
+    x.h.key_commitment.len = 0;
     for (int i = 0; i < PL_MAX_RECIPIENTS; i++) {
         memset (ids [i], 'a', PL_ID_MAX);
         snprintf (ids [i], sizeof ids [i], "%02d", i);
@@ -431,8 +557,9 @@ START_TEST (seal_refuses_no_recipient_and_more_than_the_maximum)
     char why [256] = "";
     pl_err_t err = pl_envelope_seal (s_publisher, &x.h, s_payload, sizeof s_payload, s_to, 0,
                                      &out, &size, why, sizeof why);
-    ck_assert_int_ne (err, PL_OK);
+    ck_assert_int_eq (err, PL_ERR_BAD_FIELD);
     ck_assert_ptr_null (out);
+    ck_assert_uint_eq (size, 0);
     ck_assert_ptr_nonnull (strstr (why, "recipients"));
 
     pl_recipient_t many [PL_MAX_RECIPIENTS + 1];
@@ -441,9 +568,15 @@ START_TEST (seal_refuses_no_recipient_and_more_than_the_maximum)
     why [0] = 0;
     err = pl_envelope_seal (s_publisher, &x.h, s_payload, sizeof s_payload, many,
                             PL_MAX_RECIPIENTS + 1, &out, &size, why, sizeof why);
-    ck_assert_int_ne (err, PL_OK);
+    ck_assert_int_eq (err, PL_ERR_OVERSIZED);
     ck_assert_ptr_null (out);
+    ck_assert_uint_eq (size, 0);
     ck_assert_ptr_nonnull (strstr (why, "recipients"));
+    //  A count far past the array is refused before anything reads it
+    err = pl_envelope_seal (s_publisher, &x.h, s_payload, sizeof s_payload, many,
+                            (size_t) -1, &out, &size, why, sizeof why);
+    ck_assert_int_eq (err, PL_ERR_OVERSIZED);
+    ck_assert_ptr_null (out);
 }
 END_TEST
 
@@ -523,6 +656,9 @@ START_TEST (seal_refuses_a_caller_event_id_of_the_wrong_length_without_reading_p
                           PL_ERR_BAD_FIELD);
         ck_assert_ptr_null (out);
         ck_assert_ptr_nonnull (strstr (why, "event_id"));
+        //  The caller's id is left as it was
+        ck_assert_ptr_eq (x.h.event_id.data, id);
+        ck_assert_uint_eq (x.h.event_id.len, lengths [i]);
         sodium_free (id);
     }
 }
@@ -537,14 +673,26 @@ START_TEST (seal_keeps_a_given_event_id_and_makes_a_fresh_one_otherwise)
     x.h.event_id.data = given;
     x.h.event_id.len = sizeof given;
     x.h.publisher = "someone-else";          //  seal names the real publisher
+    //  ... and computes payload_hash and key_commitment whatever the caller left
+    uint8_t junk [PL_HASH_SIZE];
+    memset (junk, 0x5a, sizeof junk);
+    x.h.payload_hash.data = x.h.key_commitment.data = junk;
+    x.h.payload_hash.len = x.h.key_commitment.len = sizeof junk;
     uint8_t *out = NULL;
     size_t size = 0;
     ck_assert_int_eq (pl_envelope_seal (s_publisher, &x.h, s_payload, sizeof s_payload, s_to,
                                         RECIPIENTS, &out, &size, NULL, 0), PL_OK);
     //  The caller's struct points at nothing of seal's stack afterwards
     ck_assert_ptr_null (x.h.payload_hash.data);
+    ck_assert_uint_eq (x.h.payload_hash.len, 0);
+    ck_assert_ptr_null (x.h.key_commitment.data);
+    ck_assert_uint_eq (x.h.key_commitment.len, 0);
     ck_assert_ptr_eq (x.h.event_id.data, given);
     pl_envelope_t *env = s_decode_ok (out, size);
+    ck_assert_mem_ne (pl_envelope_header (env)->payload_hash.data, junk, sizeof junk);
+    ck_assert_mem_ne (pl_envelope_header (env)->key_commitment.data, junk, sizeof junk);
+    s_assert_open (env, s_recipient [0], pl_keys_public (s_publisher), PL_OK,
+                   s_payload, sizeof s_payload);
     ck_assert_mem_eq (pl_envelope_header (env)->event_id.data, given, sizeof given);
     ck_assert_str_eq (pl_envelope_header (env)->publisher, "police-a");
     pl_envelope_destroy (&env);
@@ -661,6 +809,21 @@ START_TEST (a_changed_signature_fails_as_bad_signature)
 }
 END_TEST
 
+//  Decodes bad (it still decodes: only bytes under the signed payload_hash
+//  changed), then verify and every open, the outsider's included, fail as
+//  PAYLOAD_HASH: the broker would refuse it, and so would each recipient.
+static void
+s_assert_payload_hash_everywhere (const uint8_t *bad, size_t bad_size)
+{
+    pl_envelope_t *env = s_decode_ok (bad, bad_size);
+    ck_assert_int_eq (pl_envelope_verify (env, pl_keys_public (s_publisher)), PL_ERR_PAYLOAD_HASH);
+    for (int i = 0; i < RECIPIENTS; i++)
+        s_assert_open (env, s_recipient [i], pl_keys_public (s_publisher),
+                       PL_ERR_PAYLOAD_HASH, NULL, 0);
+    s_assert_open (env, s_outsider, pl_keys_public (s_publisher), PL_ERR_PAYLOAD_HASH, NULL, 0);
+    pl_envelope_destroy (&env);
+}
+
 static void
 s_flip_ciphertext (Passerelle__Envelope *wire, void *arg)
 {
@@ -683,12 +846,7 @@ START_TEST (a_changed_ciphertext_fails_as_payload_hash)
     for (size_t i = 0; i < 3; i++) {
         size_t bad_size;
         uint8_t *bad = s_mutate (bytes, size, s_flip_ciphertext, &positions [i], &bad_size);
-        pl_envelope_t *env = s_decode_ok (bad, bad_size);
-        ck_assert_int_eq (pl_envelope_verify (env, pl_keys_public (s_publisher)),
-                          PL_ERR_PAYLOAD_HASH);
-        s_assert_open (env, s_recipient [0], pl_keys_public (s_publisher),
-                       PL_ERR_PAYLOAD_HASH, NULL, 0);
-        pl_envelope_destroy (&env);
+        s_assert_payload_hash_everywhere (bad, bad_size);
         free (bad);
     }
     size_t bad_size;
@@ -712,19 +870,13 @@ s_swap_first_two_sealed_keys (Passerelle__Envelope *wire, void *arg)
     memcpy (wire->keys [1]->sealed.data, copy, SEALED_SIZE);
 }
 
-START_TEST (sealed_keys_swapped_between_recipients_fail_as_key_unseal)
+START_TEST (sealed_keys_swapped_between_recipients_fail_verify_as_payload_hash)
 {
     size_t size, bad_size;
     uint8_t *bytes = s_seal (s_payload, sizeof s_payload, &size);
     uint8_t *bad = s_mutate (bytes, size, s_swap_first_two_sealed_keys, NULL, &bad_size);
-    pl_envelope_t *env = s_decode_ok (bad, bad_size);
-    //  Sealed keys are outside the signature: verify cannot see the swap
-    ck_assert_int_eq (pl_envelope_verify (env, pl_keys_public (s_publisher)), PL_OK);
-    s_assert_open (env, s_recipient [0], pl_keys_public (s_publisher), PL_ERR_KEY_UNSEAL, NULL, 0);
-    s_assert_open (env, s_recipient [1], pl_keys_public (s_publisher), PL_ERR_KEY_UNSEAL, NULL, 0);
-    s_assert_open (env, s_recipient [2], pl_keys_public (s_publisher), PL_OK,
-                   s_payload, sizeof s_payload);
-    pl_envelope_destroy (&env);
+    //  The sealed keys are under payload_hash, so the broker sees the swap
+    s_assert_payload_hash_everywhere (bad, bad_size);
     free (bad);
     free (bytes);
 }
@@ -737,7 +889,7 @@ s_flip_sealed_key (Passerelle__Envelope *wire, void *arg)
     wire->keys [1]->sealed.data [at] ^= 0x20;
 }
 
-START_TEST (an_altered_sealed_key_fails_as_key_unseal)
+START_TEST (an_altered_sealed_key_fails_verify_as_payload_hash)
 {
     size_t size;
     uint8_t *bytes = s_seal (s_payload, sizeof s_payload, &size);
@@ -746,12 +898,8 @@ START_TEST (an_altered_sealed_key_fails_as_key_unseal)
     for (size_t i = 0; i < sizeof positions / sizeof positions [0]; i++) {
         size_t bad_size;
         uint8_t *bad = s_mutate (bytes, size, s_flip_sealed_key, &positions [i], &bad_size);
-        pl_envelope_t *env = s_decode_ok (bad, bad_size);
-        s_assert_open (env, s_recipient [1], pl_keys_public (s_publisher),
-                       PL_ERR_KEY_UNSEAL, NULL, 0);
-        s_assert_open (env, s_recipient [0], pl_keys_public (s_publisher), PL_OK,
-                       s_payload, sizeof s_payload);
-        pl_envelope_destroy (&env);
+        //  Every recipient is refused, not only the one whose key changed
+        s_assert_payload_hash_everywhere (bad, bad_size);
         free (bad);
     }
     free (bytes);
@@ -766,7 +914,7 @@ s_replay_sealed_key (Passerelle__Envelope *wire, void *arg)
     memcpy (wire->keys [0]->sealed.data, other, SEALED_SIZE);
 }
 
-START_TEST (a_sealed_key_replayed_from_another_event_fails_as_decrypt)
+START_TEST (a_sealed_key_replayed_from_another_event_fails_verify_as_payload_hash)
 {
     size_t size_a, size_b, bad_size;
     uint8_t *a = s_seal (s_payload, sizeof s_payload, &size_a);
@@ -775,12 +923,12 @@ START_TEST (a_sealed_key_replayed_from_another_event_fails_as_decrypt)
     ck_assert_str_eq (pl_envelope_wire (env_b)->keys [0]->recipient, s_ids [0]);
     uint8_t other [SEALED_SIZE];
     memcpy (other, pl_envelope_wire (env_b)->keys [0]->sealed.data, SEALED_SIZE);
+    //  The replayed key is genuine (it unseals for its recipient) ...
+    uint8_t key [crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+    ck_assert_int_eq (s_unseal (pl_envelope_wire (env_b), s_recipient [0], key), 0);
+    //  ... but is not the one event a's header signed over
     uint8_t *bad = s_mutate (a, size_a, s_replay_sealed_key, other, &bad_size);
-    pl_envelope_t *env = s_decode_ok (bad, bad_size);
-    ck_assert_int_eq (pl_envelope_verify (env, pl_keys_public (s_publisher)), PL_OK);
-    //  It unseals (it was sealed to this recipient) but is the wrong key
-    s_assert_open (env, s_recipient [0], pl_keys_public (s_publisher), PL_ERR_DECRYPT, NULL, 0);
-    pl_envelope_destroy (&env);
+    s_assert_payload_hash_everywhere (bad, bad_size);
     pl_envelope_destroy (&env_b);
     free (bad);
     free (a);
@@ -798,20 +946,121 @@ s_drop_second_sealed_key (Passerelle__Envelope *wire, void *arg)
     wire->n_keys--;
 }
 
-START_TEST (a_removed_sealed_key_fails_as_not_recipient_for_that_agency_only)
+START_TEST (a_removed_sealed_key_fails_verify_as_payload_hash_for_every_recipient)
 {
     size_t size, bad_size;
     uint8_t *bytes = s_seal (s_payload, sizeof s_payload, &size);
     uint8_t *bad = s_mutate (bytes, size, s_drop_second_sealed_key, NULL, &bad_size);
     pl_envelope_t *env = s_decode_ok (bad, bad_size);
     ck_assert (!pl_envelope_is_sealed_for (env, s_ids [1]));
-    s_assert_open (env, s_recipient [1], pl_keys_public (s_publisher),
-                   PL_ERR_NOT_RECIPIENT, NULL, 0);
-    s_assert_open (env, s_recipient [0], pl_keys_public (s_publisher), PL_OK,
-                   s_payload, sizeof s_payload);
-    s_assert_open (env, s_recipient [2], pl_keys_public (s_publisher), PL_OK,
-                   s_payload, sizeof s_payload);
     pl_envelope_destroy (&env);
+    //  Not NOT_RECIPIENT for health-c: open verifies first, and the hash
+    //  names three keys
+    s_assert_payload_hash_everywhere (bad, bad_size);
+    free (bad);
+    free (bytes);
+}
+END_TEST
+
+//  Moves the first sealed key's recipient name to the outsider: the box is
+//  still social-b's, but the name is under the hash.
+static void
+s_relabel_first_sealed_key (Passerelle__Envelope *wire, void *arg)
+{
+    (void) arg;
+    ck_assert_str_eq (wire->keys [0]->recipient, s_ids [0]);
+    free (wire->keys [0]->recipient);
+    wire->keys [0]->recipient = strdup ("school-e");
+    ck_assert_ptr_nonnull (wire->keys [0]->recipient);
+}
+
+START_TEST (a_sealed_key_relabelled_for_another_agency_fails_verify_as_payload_hash)
+{
+    size_t size, bad_size;
+    uint8_t *bytes = s_seal (s_payload, sizeof s_payload, &size);
+    uint8_t *bad = s_mutate (bytes, size, s_relabel_first_sealed_key, NULL, &bad_size);
+    pl_envelope_t *env = s_decode_ok (bad, bad_size);
+    ck_assert (pl_envelope_is_sealed_for (env, "school-e"));
+    ck_assert (!pl_envelope_is_sealed_for (env, s_ids [0]));
+    pl_envelope_destroy (&env);
+    s_assert_payload_hash_everywhere (bad, bad_size);
+    free (bad);
+    free (bytes);
+}
+END_TEST
+
+//  Swaps whole entries (name and box together): each recipient's key is
+//  intact, only the order changed, and the hash is over the keys in order.
+static void
+s_reorder_sealed_keys (Passerelle__Envelope *wire, void *arg)
+{
+    (void) arg;
+    Passerelle__SealedKey *first = wire->keys [0];
+    wire->keys [0] = wire->keys [1];
+    wire->keys [1] = first;
+}
+
+START_TEST (sealed_keys_reordered_fail_verify_as_payload_hash)
+{
+    size_t size, bad_size;
+    uint8_t *bytes = s_seal (s_payload, sizeof s_payload, &size);
+    uint8_t *bad = s_mutate (bytes, size, s_reorder_sealed_keys, NULL, &bad_size);
+    pl_envelope_t *env = s_decode_ok (bad, bad_size);
+    ck_assert_str_eq (pl_envelope_wire (env)->keys [0]->recipient, s_ids [1]);
+    pl_envelope_destroy (&env);
+    s_assert_payload_hash_everywhere (bad, bad_size);
+    free (bad);
+    free (bytes);
+}
+END_TEST
+
+//  Someone in transit adds a key for the outsider: a genuine box of a key
+//  of its own choosing, sealed to the outsider's curve key.
+static Passerelle__SealedKey s_added_key;
+static Passerelle__SealedKey *s_added_list [RECIPIENTS + 1];
+static uint8_t s_added_sealed [SEALED_SIZE];
+
+static void
+s_add_sealed_key (Passerelle__Envelope *wire, void *arg)
+{
+    pl_keys_t *outsider = arg;
+    uint8_t key [crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+    crypto_aead_xchacha20poly1305_ietf_keygen (key);
+    ck_assert_int_eq (crypto_box_seal (s_added_sealed, key, sizeof key,
+                                       pl_keys_curve_public (outsider)), 0);
+    passerelle__sealed_key__init (&s_added_key);
+    s_added_key.recipient = (char *) pl_keys_id (outsider);
+    s_added_key.sealed.data = s_added_sealed;
+    s_added_key.sealed.len = SEALED_SIZE;
+    ck_assert_uint_eq (wire->n_keys, RECIPIENTS);
+    for (size_t i = 0; i < wire->n_keys; i++)
+        s_added_list [i] = wire->keys [i];
+    s_added_list [RECIPIENTS] = &s_added_key;
+    //  The caller puts the unpacked list back before freeing it
+    wire->keys = s_added_list;
+    wire->n_keys = RECIPIENTS + 1;
+}
+
+START_TEST (a_sealed_key_added_in_transit_fails_verify_as_payload_hash)
+{
+    size_t size, bad_size;
+    uint8_t *bytes = s_seal (s_payload, sizeof s_payload, &size);
+    Passerelle__Envelope *wire = passerelle__envelope__unpack (NULL, size, bytes);
+    ck_assert_ptr_nonnull (wire);
+    Passerelle__SealedKey **own = wire->keys;
+    s_add_sealed_key (wire, s_outsider);
+    bad_size = passerelle__envelope__get_packed_size (wire);
+    uint8_t *bad = malloc (bad_size);
+    ck_assert_ptr_nonnull (bad);
+    passerelle__envelope__pack (wire, bad);
+    wire->keys = own;
+    wire->n_keys = RECIPIENTS;
+    passerelle__envelope__free_unpacked (wire, NULL);
+
+    pl_envelope_t *env = s_decode_ok (bad, bad_size);
+    ck_assert (pl_envelope_is_sealed_for (env, "school-e"));
+    pl_envelope_destroy (&env);
+    s_assert_payload_hash_everywhere (bad, bad_size);
     free (bad);
     free (bytes);
 }
@@ -820,25 +1069,23 @@ END_TEST
 static void
 s_flip_nonce (Passerelle__Envelope *wire, void *arg)
 {
-    (void) arg;
-    wire->nonce.data [NONCE_SIZE - 1] ^= 0x01;
+    size_t at = *(size_t *) arg;
+    wire->nonce.data [at] ^= 0x01;
 }
 
-//  The nonce is neither in the signed header nor in the payload hash, so a
-//  change to it passes verify (the broker forwards it) and only the
-//  recipient's AEAD notices. See the report: it should be bound.
-START_TEST (a_changed_nonce_passes_verify_and_fails_open_as_decrypt)
+//  The nonce is under payload_hash: the broker refuses a changed nonce, it
+//  does not have to wait for each recipient's AEAD to notice.
+START_TEST (a_changed_nonce_fails_verify_as_payload_hash)
 {
-    size_t size, bad_size;
+    size_t size;
     uint8_t *bytes = s_seal (s_payload, sizeof s_payload, &size);
-    uint8_t *bad = s_mutate (bytes, size, s_flip_nonce, NULL, &bad_size);
-    pl_envelope_t *env = s_decode_ok (bad, bad_size);
-    ck_assert_int_eq (pl_envelope_verify (env, pl_keys_public (s_publisher)), PL_OK);
-    for (int i = 0; i < RECIPIENTS; i++)
-        s_assert_open (env, s_recipient [i], pl_keys_public (s_publisher),
-                       PL_ERR_DECRYPT, NULL, 0);
-    pl_envelope_destroy (&env);
-    free (bad);
+    size_t positions [] = { 0, NONCE_SIZE / 2, NONCE_SIZE - 1 };
+    for (size_t i = 0; i < sizeof positions / sizeof positions [0]; i++) {
+        size_t bad_size;
+        uint8_t *bad = s_mutate (bytes, size, s_flip_nonce, &positions [i], &bad_size);
+        s_assert_payload_hash_everywhere (bad, bad_size);
+        free (bad);
+    }
     free (bytes);
 }
 END_TEST
@@ -893,14 +1140,161 @@ START_TEST (a_payload_moved_under_another_signed_header_fails_as_payload_hash)
 }
 END_TEST
 
+//  --------------------------------------------------------------------------
+//  What only the publisher can do: it signs, so verify passes
+
+//  Seals s_payload for the first two recipients only, with a header that
+//  names exactly them.
+static uint8_t *
+s_seal_for_two (size_t *out_size)
+{
+    header_t x;
+    s_header_for_seal (&x);
+    x.h.n_to_agencies = 2;
+    uint8_t *out = NULL;
+    char why [256] = "";
+    pl_err_t err = pl_envelope_seal (s_publisher, &x.h, s_payload, sizeof s_payload, s_to, 2,
+                                     &out, out_size, why, sizeof why);
+    ck_assert_msg (err == PL_OK, "seal: %s: %s", pl_err_str (err), why);
+    return out;
+}
+
+//  The publisher replaces health-c's sealed key with a box of another key,
+//  sealed properly to health-c's curve key (from the directory's Ed25519 key).
+static void
+s_give_second_recipient_another_key (Passerelle__EventHeader *h, Passerelle__Envelope *wire,
+                                     void *arg)
+{
+    (void) h;
+    uint8_t *other = arg;                   //  the key health-c will be given
+    ck_assert_uint_eq (wire->n_keys, 2);
+    ck_assert_str_eq (wire->keys [1]->recipient, s_ids [1]);
+    uint8_t curve [PL_CURVE_KEY_SIZE];
+    ck_assert_int_eq (pl_curve_public_from_sign (s_to [1].public_key, curve), 0);
+    ck_assert_uint_eq (wire->keys [1]->sealed.len, SEALED_SIZE);
+    ck_assert_int_eq (crypto_box_seal (wire->keys [1]->sealed.data, other,
+                                       crypto_aead_xchacha20poly1305_ietf_KEYBYTES, curve), 0);
+}
+
+START_TEST (a_publisher_who_gives_one_recipient_another_key_is_caught_as_key_mismatch)
+{
+    size_t size, bad_size;
+    uint8_t *bytes = s_seal_for_two (&size);
+    uint8_t other [crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+    crypto_aead_xchacha20poly1305_ietf_keygen (other);
+    uint8_t *bad = s_resign (bytes, size, s_give_second_recipient_another_key, other, &bad_size);
+    pl_envelope_t *env = s_decode_ok (bad, bad_size);
+    //  The publisher really signed all of it: the broker cannot object
+    ck_assert_int_eq (pl_envelope_verify (env, pl_keys_public (s_publisher)), PL_OK);
+    s_assert_open (env, s_recipient [0], pl_keys_public (s_publisher), PL_OK,
+                   s_payload, sizeof s_payload);
+    s_assert_open (env, s_recipient [1], pl_keys_public (s_publisher), PL_ERR_KEY_MISMATCH,
+                   NULL, 0);
+
+    //  Why: health-c's box is genuine and opens to the other key; only the
+    //  signed commitment, which names social-b's key, tells the two apart.
+    //  XChaCha20-Poly1305 is not key-committing, so without it a publisher
+    //  able to craft a ciphertext valid under both keys would show the two
+    //  recipients different content under one signature.
+    const Passerelle__Envelope *wire = pl_envelope_wire (env);
+    const Passerelle__EventHeader *h = pl_envelope_header (env);
+    uint8_t key_a [sizeof other], key_b [sizeof other], commitment [PL_HASH_SIZE];
+    ck_assert_int_eq (s_unseal (wire, s_recipient [0], key_a), 0);
+    ck_assert_int_eq (s_unseal (wire, s_recipient [1], key_b), 0);
+    ck_assert_mem_eq (key_b, other, sizeof other);
+    s_schema_key_commitment (key_a, commitment);
+    ck_assert_mem_eq (h->key_commitment.data, commitment, PL_HASH_SIZE);
+    s_schema_key_commitment (key_b, commitment);
+    ck_assert_mem_ne (h->key_commitment.data, commitment, PL_HASH_SIZE);
+    pl_envelope_destroy (&env);
+    free (bad);
+    free (bytes);
+}
+END_TEST
+
+//  The publisher commits to a key nobody was given: every recipient notices.
+static void
+s_commit_to_another_key (Passerelle__EventHeader *h, Passerelle__Envelope *wire, void *arg)
+{
+    (void) wire;
+    ck_assert_uint_eq (h->key_commitment.len, PL_HASH_SIZE);
+    s_schema_key_commitment (arg, h->key_commitment.data);
+}
+
+START_TEST (a_commitment_to_a_key_nobody_was_given_fails_every_open_as_key_mismatch)
+{
+    size_t size, bad_size;
+    uint8_t *bytes = s_seal (s_payload, sizeof s_payload, &size);
+    uint8_t other [crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+    crypto_aead_xchacha20poly1305_ietf_keygen (other);
+    uint8_t *bad = s_resign (bytes, size, s_commit_to_another_key, other, &bad_size);
+    pl_envelope_t *env = s_decode_ok (bad, bad_size);
+    ck_assert_int_eq (pl_envelope_verify (env, pl_keys_public (s_publisher)), PL_OK);
+    for (int i = 0; i < RECIPIENTS; i++)
+        s_assert_open (env, s_recipient [i], pl_keys_public (s_publisher),
+                       PL_ERR_KEY_MISMATCH, NULL, 0);
+    pl_envelope_destroy (&env);
+    free (bad);
+    free (bytes);
+}
+END_TEST
+
+//  The control for s_resign: re-signing with no change opens as before, so
+//  the failures above come from the change, not from the re-signing.
+static void
+s_no_change (Passerelle__EventHeader *h, Passerelle__Envelope *wire, void *arg)
+{
+    (void) h; (void) wire; (void) arg;
+}
+
+//  The publisher moves the same ciphertext, nonce and keys under a new event
+//  id and signs that: the id is the AEAD's associated data.
+static void
+s_new_event_id (Passerelle__EventHeader *h, Passerelle__Envelope *wire, void *arg)
+{
+    (void) wire; (void) arg;
+    ck_assert_uint_eq (h->event_id.len, PL_EVENT_ID_SIZE);
+    h->event_id.data [0] ^= 0x80;
+}
+
+START_TEST (a_payload_re_signed_under_another_event_id_fails_open_as_decrypt)
+{
+    size_t size, same_size, bad_size;
+    uint8_t *bytes = s_seal (s_payload, sizeof s_payload, &size);
+    uint8_t *same = s_resign (bytes, size, s_no_change, NULL, &same_size);
+    pl_envelope_t *env = s_decode_ok (same, same_size);
+    ck_assert_int_eq (pl_envelope_verify (env, pl_keys_public (s_publisher)), PL_OK);
+    for (int i = 0; i < RECIPIENTS; i++)
+        s_assert_open (env, s_recipient [i], pl_keys_public (s_publisher), PL_OK,
+                       s_payload, sizeof s_payload);
+    pl_envelope_destroy (&env);
+
+    uint8_t *bad = s_resign (bytes, size, s_new_event_id, NULL, &bad_size);
+    env = s_decode_ok (bad, bad_size);
+    ck_assert_int_eq (pl_envelope_verify (env, pl_keys_public (s_publisher)), PL_OK);
+    //  The key is the committed one: it is the ciphertext that does not open
+    for (int i = 0; i < RECIPIENTS; i++)
+        s_assert_open (env, s_recipient [i], pl_keys_public (s_publisher),
+                       PL_ERR_DECRYPT, NULL, 0);
+    pl_envelope_destroy (&env);
+    free (bad);
+    free (same);
+    free (bytes);
+}
+END_TEST
+
 //  A header the publisher really signed, but that breaks the rules: decode
 //  must refuse it even though the signature is good.
 static uint8_t *
 s_signed_envelope (Passerelle__EventHeader *h, size_t *out_size)
 {
     uint8_t cipher [ABYTES] = { 0 }, nonce [NONCE_SIZE] = { 0 }, sealed [SEALED_SIZE] = { 0 };
+    Passerelle__SealedKey key = PASSERELLE__SEALED_KEY__INIT, *keys [1] = { &key };
+    key.recipient = (char *) s_ids [0];
+    key.sealed.data = sealed;
+    key.sealed.len = sizeof sealed;
     uint8_t hash [PL_HASH_SIZE];
-    crypto_hash_sha256 (hash, cipher, sizeof cipher);
+    s_schema_payload_hash (nonce, sizeof nonce, cipher, sizeof cipher, keys, 1, hash);
     h->payload_hash.data = hash;
     h->payload_hash.len = sizeof hash;
     size_t header_size = passerelle__event_header__get_packed_size (h);
@@ -908,10 +1302,6 @@ s_signed_envelope (Passerelle__EventHeader *h, size_t *out_size)
     passerelle__event_header__pack (h, header_bytes);
     uint8_t signature [PL_SIGNATURE_SIZE];
     pl_keys_sign (s_publisher, header_bytes, header_size, signature);
-    Passerelle__SealedKey key = PASSERELLE__SEALED_KEY__INIT, *keys [1] = { &key };
-    key.recipient = (char *) s_ids [0];
-    key.sealed.data = sealed;
-    key.sealed.len = sizeof sealed;
     Passerelle__Envelope env = PASSERELLE__ENVELOPE__INIT;
     env.header.data = header_bytes;
     env.header.len = header_size;
@@ -963,6 +1353,25 @@ START_TEST (decode_checks_the_header_even_when_the_signature_is_good)
     bytes = s_signed_envelope (&x.h, &size);
     s_assert_decode_fails (bytes, size, PL_ERR_BAD_FIELD, "case_ref");
     free (bytes);
+
+    //  The rules added with the key commitment hold at decode too
+    s_header_complete (&x);
+    x.h.key_commitment.len = 0;
+    bytes = s_signed_envelope (&x.h, &size);
+    s_assert_decode_fails (bytes, size, PL_ERR_BAD_FIELD, "key_commitment");
+    free (bytes);
+
+    s_header_complete (&x);
+    x.to_agencies [2] = x.to_agencies [0];
+    bytes = s_signed_envelope (&x.h, &size);
+    s_assert_decode_fails (bytes, size, PL_ERR_BAD_FIELD, "to_agencies");
+    free (bytes);
+
+    s_header_complete (&x);
+    x.h.justification = NULL;
+    bytes = s_signed_envelope (&x.h, &size);
+    s_assert_decode_fails (bytes, size, PL_ERR_BAD_FIELD, "justification");
+    free (bytes);
 }
 END_TEST
 
@@ -978,6 +1387,19 @@ s_assert_check (const Passerelle__EventHeader *h, pl_err_t expected, const char 
                    why, pl_err_str (expected), field? field: "a valid header");
     if (field)
         ck_assert_msg (strstr (why, field) != NULL, "why '%s' does not name '%s'", why, field);
+}
+
+//  Same, but why must begin with the field's name: for rules whose field
+//  name is part of other fields' names (consent_id, consent).
+static void
+s_assert_check_leads (const Passerelle__EventHeader *h, pl_err_t expected, const char *field)
+{
+    char why [512] = "";
+    pl_err_t err = pl_header_check (h, why, sizeof why);
+    ck_assert_msg (err == expected, "check: '%s' (%s), expected '%s' for %s", pl_err_str (err),
+                   why, pl_err_str (expected), field);
+    ck_assert_msg (strncmp (why, field, strlen (field)) == 0, "why '%s' does not begin with '%s'",
+                   why, field);
 }
 
 START_TEST (a_complete_header_passes_the_check)
@@ -1174,6 +1596,32 @@ START_TEST (to_agencies_must_be_valid_ids_and_at_most_the_maximum)
 }
 END_TEST
 
+START_TEST (to_agencies_listed_twice_are_refused)
+{
+    header_t x;
+    char why [256] = "";
+    s_header_complete (&x);
+    x.to_agencies [2] = x.to_agencies [0];
+    s_assert_check (&x.h, PL_ERR_BAD_FIELD, "to_agencies");
+    pl_header_check (&x.h, why, sizeof why);
+    ck_assert_ptr_nonnull (strstr (why, "twice"));
+    ck_assert_ptr_nonnull (strstr (why, s_ids [0]));
+    //  Equal strings at different addresses, adjacent
+    s_header_complete (&x);
+    char copy [16];
+    snprintf (copy, sizeof copy, "%s", s_ids [1]);
+    x.to_agencies [2] = copy;
+    s_assert_check (&x.h, PL_ERR_BAD_FIELD, "to_agencies");
+    x.to_agencies [2] = x.to_agencies [1];
+    x.to_agencies [1] = copy;
+    s_assert_check (&x.h, PL_ERR_BAD_FIELD, "to_agencies");
+    //  A prefix of another id is another id
+    s_header_complete (&x);
+    x.to_agencies [2] = "social-b2";
+    s_assert_check (&x.h, PL_OK, NULL);
+}
+END_TEST
+
 START_TEST (a_header_without_any_recipient_is_refused)
 {
     header_t x;
@@ -1226,6 +1674,100 @@ START_TEST (a_payload_hash_of_the_wrong_length_is_refused)
         x.h.payload_hash.len = lengths [i];
         s_assert_check (&x.h, PL_ERR_BAD_FIELD, "payload_hash");
     }
+}
+END_TEST
+
+START_TEST (a_key_commitment_missing_or_of_the_wrong_length_is_refused)
+{
+    header_t x;
+    //  Only the length is inspected: the data is never read past it
+    const size_t lengths [] = { 0, 1, PL_HASH_SIZE - 1, PL_HASH_SIZE + 1 };
+    for (size_t i = 0; i < sizeof lengths / sizeof lengths [0]; i++) {
+        s_header_complete (&x);
+        x.h.key_commitment.len = lengths [i];
+        s_assert_check (&x.h, PL_ERR_BAD_FIELD, "key_commitment");
+    }
+    s_header_complete (&x);
+    x.h.key_commitment.data = NULL;
+    x.h.key_commitment.len = 0;
+    s_assert_check (&x.h, PL_ERR_BAD_FIELD, "key_commitment");
+    //  Any 32 bytes pass the check: only open can tell a wrong commitment
+    memset (x.key_commitment, 0, sizeof x.key_commitment);
+    x.h.key_commitment.data = x.key_commitment;
+    x.h.key_commitment.len = PL_HASH_SIZE;
+    s_assert_check (&x.h, PL_OK, NULL);
+}
+END_TEST
+
+START_TEST (basis_consent_needs_a_consent_id)
+{
+    header_t x;
+    //  Not a consent event: only the basis is consent
+    s_header_complete (&x);
+    x.h.legal_basis = "consent";
+    x.h.justification = NULL;
+    x.h.consent_id = NULL;
+    s_assert_check_leads (&x.h, PL_ERR_BAD_FIELD, "consent_id");
+    x.h.consent_id = "";
+    s_assert_check_leads (&x.h, PL_ERR_BAD_FIELD, "consent_id");
+    x.h.consent_id = "consent:police-a/17";
+    s_assert_check (&x.h, PL_OK, NULL);
+    //  A justification does not stand in for the consent's id
+    x.h.justification = "she agreed on the phone";
+    x.h.consent_id = NULL;
+    s_assert_check_leads (&x.h, PL_ERR_BAD_FIELD, "consent_id");
+}
+END_TEST
+
+START_TEST (every_other_basis_needs_a_justification)
+{
+    header_t x;
+    int others = 0;
+    for (int basis = 0; basis < PL_BASIS_COUNT; basis++) {
+        if (basis == PL_BASIS_CONSENT)
+            continue;
+        others++;
+        s_header_complete (&x);
+        x.h.legal_basis = (char *) pl_vocab_name (PL_KIND_BASIS, basis);
+        ck_assert_ptr_nonnull (x.h.legal_basis);
+        s_assert_check (&x.h, PL_OK, NULL);
+        x.h.justification = NULL;
+        s_assert_check (&x.h, PL_ERR_BAD_FIELD, "justification");
+        x.h.justification = "";
+        s_assert_check (&x.h, PL_ERR_BAD_FIELD, "justification");
+        //  A consent id does not stand in for a justification
+        x.h.consent_id = "consent:police-a/17";
+        s_assert_check (&x.h, PL_ERR_BAD_FIELD, "justification");
+        char why [256] = "";
+        pl_header_check (&x.h, why, sizeof why);
+        ck_assert_msg (strstr (why, x.h.legal_basis) != NULL, "why '%s' does not name '%s'",
+                       why, x.h.legal_basis);
+    }
+    ck_assert_int_eq (others, PL_BASIS_COUNT - 1);
+}
+END_TEST
+
+START_TEST (consent_events_must_carry_the_consent_scope)
+{
+    header_t x;
+    const char *types [] = { "consent_given", "consent_withdrawn" };
+    for (size_t i = 0; i < 2; i++) {
+        s_header_complete (&x);
+        s_add_consent (&x);
+        x.h.event_type = (char *) types [i];
+        s_assert_check (&x.h, PL_OK, NULL);
+        x.h.consent = NULL;
+        s_assert_check_leads (&x.h, PL_ERR_BAD_FIELD, "consent:");
+        char why [256] = "";
+        pl_header_check (&x.h, why, sizeof why);
+        ck_assert_ptr_nonnull (strstr (why, types [i]));
+    }
+    //  Another event type under consent needs no scope
+    s_header_complete (&x);
+    s_add_consent (&x);
+    x.h.event_type = "referral";
+    x.h.consent = NULL;
+    s_assert_check (&x.h, PL_OK, NULL);
 }
 END_TEST
 
@@ -1465,11 +2007,14 @@ START_TEST (every_truncation_of_an_envelope_fails_to_decode)
 }
 END_TEST
 
-START_TEST (no_single_byte_change_opens_to_anything_but_the_payload)
+START_TEST (no_single_byte_change_opens_at_all)
 {
+    //  The header is signed and everything else is under its payload_hash,
+    //  so every byte matters: a change either no longer decodes, or every
+    //  recipient is refused (and never handed anything but the payload).
     size_t size;
     uint8_t *bytes = s_seal (s_payload, sizeof s_payload, &size);
-    size_t refused = 0;
+    size_t undecodable = 0, refused = 0;
     for (size_t at = 0; at < size; at++) {
         uint8_t *copy = malloc (size);
         memcpy (copy, bytes, size);
@@ -1486,21 +2031,26 @@ START_TEST (no_single_byte_change_opens_to_anything_but_the_payload)
                     ck_assert_uint_eq (plain_size, sizeof s_payload);
                     ck_assert_mem_eq (plain, s_payload, sizeof s_payload);
                     free (plain);
+                    ck_abort_msg ("byte %zu of %zu changed, %s still opens", at, size, s_ids [i]);
                 }
-                else {
-                    ck_assert_ptr_null (plain);
-                    refused++;
-                }
+                ck_assert_ptr_null (plain);
+                //  Caught by the signature or the hash, before any key is used
+                ck_assert_msg (err == PL_ERR_BAD_SIGNATURE || err == PL_ERR_PAYLOAD_HASH,
+                               "byte %zu: %s", at, pl_err_str (err));
             }
+            refused++;
             pl_envelope_destroy (&env);
         }
-        else
-            refused++;
+        else {
+            ck_assert_int_ne (err, PL_OK);
+            undecodable++;
+        }
         free (copy);
     }
-    //  Nearly every byte matters; the few that do not are another
-    //  recipient's key or name (that recipient is then refused)
-    ck_assert_uint_ge (refused, size);
+    ck_assert_uint_eq (undecodable + refused, size);
+    //  Most changes are to content (signature, nonce, ciphertext, keys) and
+    //  still decode: the verify path is what is being tested here
+    ck_assert_uint_gt (refused, size / 2);
     free (bytes);
 }
 END_TEST
@@ -1546,6 +2096,9 @@ START_TEST (every_error_has_its_own_readable_name)
         for (int j = 0; j < i; j++)
             ck_assert_str_ne (pl_err_str (i), pl_err_str (j));
     }
+    //  The newest error is named for what it means
+    ck_assert_int_eq (PL_ERR_KEY_MISMATCH + 2, PL_ERR_COUNT);
+    ck_assert_ptr_nonnull (strstr (pl_err_str (PL_ERR_KEY_MISMATCH), "commit"));
     ck_assert_str_eq (pl_err_str (PL_ERR_COUNT), "unknown error");
     ck_assert_str_eq (pl_err_str ((pl_err_t) -1), "unknown error");
 }
@@ -1581,13 +2134,24 @@ test_suite (void)
     tcase_add_test (tc, a_header_changed_into_an_unknown_event_type_fails_decode_as_bad_field);
     tcase_add_test (tc, a_changed_signature_fails_as_bad_signature);
     tcase_add_test (tc, a_changed_ciphertext_fails_as_payload_hash);
-    tcase_add_test (tc, sealed_keys_swapped_between_recipients_fail_as_key_unseal);
-    tcase_add_test (tc, an_altered_sealed_key_fails_as_key_unseal);
-    tcase_add_test (tc, a_sealed_key_replayed_from_another_event_fails_as_decrypt);
-    tcase_add_test (tc, a_removed_sealed_key_fails_as_not_recipient_for_that_agency_only);
-    tcase_add_test (tc, a_changed_nonce_passes_verify_and_fails_open_as_decrypt);
+    tcase_add_test (tc, sealed_keys_swapped_between_recipients_fail_verify_as_payload_hash);
+    tcase_add_test (tc, an_altered_sealed_key_fails_verify_as_payload_hash);
+    tcase_add_test (tc, a_sealed_key_replayed_from_another_event_fails_verify_as_payload_hash);
+    tcase_add_test (tc, a_removed_sealed_key_fails_verify_as_payload_hash_for_every_recipient);
+    tcase_add_test (tc, a_sealed_key_relabelled_for_another_agency_fails_verify_as_payload_hash);
+    tcase_add_test (tc, sealed_keys_reordered_fail_verify_as_payload_hash);
+    tcase_add_test (tc, a_sealed_key_added_in_transit_fails_verify_as_payload_hash);
+    tcase_add_test (tc, a_changed_nonce_fails_verify_as_payload_hash);
     tcase_add_test (tc, a_payload_moved_under_another_signed_header_fails_as_payload_hash);
     tcase_add_test (tc, decode_checks_the_header_even_when_the_signature_is_good);
+    suite_add_tcase (suite, tc);
+
+    tc = tcase_create ("dishonest publisher");
+    tcase_add_checked_fixture (tc, s_setup, s_teardown);
+    tcase_set_timeout (tc, 120);
+    tcase_add_test (tc, a_publisher_who_gives_one_recipient_another_key_is_caught_as_key_mismatch);
+    tcase_add_test (tc, a_commitment_to_a_key_nobody_was_given_fails_every_open_as_key_mismatch);
+    tcase_add_test (tc, a_payload_re_signed_under_another_event_id_fails_open_as_decrypt);
     suite_add_tcase (suite, tc);
 
     tc = tcase_create ("header check");
@@ -1602,10 +2166,15 @@ test_suite (void)
     tcase_add_test (tc, categories_must_be_known_distinct_present_and_at_most_all);
     tcase_add_test (tc, to_roles_must_be_known_and_distinct);
     tcase_add_test (tc, to_agencies_must_be_valid_ids_and_at_most_the_maximum);
+    tcase_add_test (tc, to_agencies_listed_twice_are_refused);
     tcase_add_test (tc, a_header_without_any_recipient_is_refused);
     tcase_add_test (tc, a_correction_must_name_the_event_it_supersedes);
     tcase_add_test (tc, supersedes_of_the_wrong_length_is_refused);
     tcase_add_test (tc, a_payload_hash_of_the_wrong_length_is_refused);
+    tcase_add_test (tc, a_key_commitment_missing_or_of_the_wrong_length_is_refused);
+    tcase_add_test (tc, basis_consent_needs_a_consent_id);
+    tcase_add_test (tc, every_other_basis_needs_a_justification);
+    tcase_add_test (tc, consent_events_must_carry_the_consent_scope);
     tcase_add_test (tc, texts_over_their_limits_are_oversized);
     tcase_add_test (tc, consent_scope_errors_are_refused_naming_the_field);
     suite_add_tcase (suite, tc);
@@ -1618,7 +2187,7 @@ test_suite (void)
     tcase_add_test (tc, random_bytes_never_decode);
     tcase_add_test (tc, random_header_bytes_in_a_well_formed_envelope_never_decode);
     tcase_add_test (tc, every_truncation_of_an_envelope_fails_to_decode);
-    tcase_add_test (tc, no_single_byte_change_opens_to_anything_but_the_payload);
+    tcase_add_test (tc, no_single_byte_change_opens_at_all);
     tcase_add_test (tc, an_event_id_round_trips_through_hex);
     tcase_add_test (tc, event_id_hex_of_the_wrong_length_or_alphabet_is_refused);
     tcase_add_test (tc, every_error_has_its_own_readable_name);
