@@ -43,3 +43,7 @@ $(B)/bench/bench_policy: $(B)/obj/tests/bench/bench_policy.o $(POLICY_LIB) $(PRO
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 BENCH_BINS += $(B)/bench/bench_policy
+
+# test_pol_request runs the CLI as a reviewer would: build it first, even for
+# `make check-unit` (the pattern rule still links the suite).
+$(B)/tests/unit/test_pol_request: $(B)/bin/passerelle-policy
