@@ -362,7 +362,9 @@ s_event_decides (const pol_policy_t *self, const pol_request_t *request, pol_dec
     uint64_t age = s_age_ms (request);
     pol_reason_t reason = POL_ALLOWED;
     int category = -1;
-    if (request->created_at_ms > request->now_ms + settings->clock_skew_ms)
+    //  Written as a difference so that no clock value can wrap the sum
+    if (request->created_at_ms > request->now_ms
+    &&  request->created_at_ms - request->now_ms > settings->clock_skew_ms)
         reason = POL_FUTURE_DATED;
     else
     if (request->valid_until_ms && request->now_ms > request->valid_until_ms)

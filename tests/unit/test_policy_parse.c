@@ -486,6 +486,54 @@ START_TEST (test_invalid_requests_are_refused)
 }
 END_TEST
 
+//  Clock edges: exactly at the skew is accepted, one ms beyond is not, and
+//  clock values near the top of the range do not wrap
+START_TEST (test_clock_skew_edges)
+{
+    char err [ERR_SIZE] = "";
+    char text [1024];
+    snprintf (text, sizeof text, "version = t\nsettings\n    clock_skew = 30s\nrules\n%s",
+              s_good_rule);
+    pol_policy_t *policy = pol_policy_load_text ("t.cfg", text, err, sizeof err);
+    ck_assert_msg (policy, "%s", err);
+    pol_request_t request;
+    pol_request_init (&request);
+    request.sender_roles = PL_SET (PL_ROLE_POLICE);
+    request.recipient_roles = PL_SET (PL_ROLE_PROSECUTION);
+    request.event_type = PL_EV_REFERRAL;
+    request.categories = PL_SET (PL_CAT_IDENTITY);
+    request.purpose = PL_PURPOSE_REFERRAL;
+    request.basis = PL_BASIS_LEGAL_OBLIGATION;
+    request.has_justification = true;
+    request.sealed_for_recipient = true;
+    pol_decision_t decision;
+    uint64_t tops [] = { 1700000000000ull, UINT64_MAX - 10 };
+    for (size_t t = 0; t < 2; t++) {
+        request.now_ms = tops [t];
+        request.created_at_ms = tops [t];
+        pol_policy_decide (policy, &request, &decision);
+        ck_assert_msg (decision.allow, "%s", decision.text);
+        if (t == 0) {
+            request.created_at_ms = tops [t] + 30000;
+            pol_policy_decide (policy, &request, &decision);
+            ck_assert (decision.allow);
+            request.created_at_ms = tops [t] + 30001;
+            pol_policy_decide (policy, &request, &decision);
+            ck_assert_int_eq (decision.reason, POL_FUTURE_DATED);
+        }
+    }
+    //  valid_until: the last valid millisecond still counts
+    request.now_ms = request.created_at_ms = 5000;
+    request.valid_until_ms = 5000;
+    pol_policy_decide (policy, &request, &decision);
+    ck_assert (decision.allow);
+    request.now_ms = 5001;
+    pol_policy_decide (policy, &request, &decision);
+    ck_assert_int_eq (decision.reason, POL_EXPIRED);
+    pol_policy_destroy (&policy);
+}
+END_TEST
+
 START_TEST (test_reason_names_are_stable_and_unique)
 {
     //  These codes are in the log forever: each has a name, and names differ
@@ -523,6 +571,7 @@ test_suite (void)
     tcase_add_test (engine, test_decide_agrees_with_explain_at_random);
     tcase_add_test (engine, test_invalid_requests_are_refused);
     tcase_add_test (engine, test_reason_names_are_stable_and_unique);
+    tcase_add_test (engine, test_clock_skew_edges);
     suite_add_tcase (suite, engine);
     return suite;
 }
