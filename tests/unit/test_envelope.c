@@ -13,12 +13,16 @@
  *  everything outside the header is under the signed payload_hash, so the
  *  ciphertext, the nonce, and a sealed key swapped, altered, replayed,
  *  relabelled, reordered, added or removed all fail verify (broker) and open
- *  (recipient) as PAYLOAD_HASH; a missing key is NOT_RECIPIENT, another key
- *  pair under a listed id KEY_UNSEAL. What only a dishonest publisher can do
+ *  (recipient) as PAYLOAD_HASH; an agency never sealed for is NOT_RECIPIENT,
+ *  another key pair under a listed id KEY_UNSEAL. What only a dishonest publisher can do
  *  (it signs): give one recipient another payload key (that recipient gets
- *  KEY_MISMATCH, the others open), re-sign a payload under another event id
- *  (DECRYPT: the id is the AEAD's associated data). A header signed by the
- *  publisher but invalid is still refused by decode; every rule of
+ *  KEY_MISMATCH, the others open), even with one ciphertext crafted to
+ *  authenticate under both keys (XChaCha20-Poly1305 is not key-committing:
+ *  libsodium opens it under each key to different content; the commitment
+ *  is what stops it), commit to a key nobody got (KEY_MISMATCH for all),
+ *  re-sign a payload under another event id (DECRYPT: the id is the AEAD's
+ *  associated data). A header signed by the publisher but invalid is still
+ *  refused by decode. Every rule of
  *  pl_header_check with its error and a `why` naming the field (including
  *  key_commitment, duplicate to_agencies, consent_id for basis consent,
  *  justification for any other basis, the consent scope of consent events);
@@ -1283,6 +1287,267 @@ START_TEST (a_payload_re_signed_under_another_event_id_fails_open_as_decrypt)
 }
 END_TEST
 
+//  Why the commitment is needed at all: XChaCha20-Poly1305 is not
+//  key-committing. Poly1305 is a polynomial mod p = 2^130 - 5 in a key-
+//  dependent point r, so a publisher who picks two keys can solve for one
+//  ciphertext block that gives the same tag under both: one ciphertext, two
+//  valid plaintexts. A little arithmetic mod p on 32-bit words follows.
+#define FE_WORDS 9                                     //  288 bits: room for a sum
+typedef uint32_t fe_t [FE_WORDS];
+static const fe_t s_p = { 0xfffffffb, 0xffffffff, 0xffffffff, 0xffffffff, 3 };
+
+static int
+s_fe_cmp (const uint32_t *a, const uint32_t *b)
+{
+    for (int i = FE_WORDS - 1; i >= 0; i--)
+        if (a [i] != b [i])
+            return a [i] < b [i]? -1: 1;
+    return 0;
+}
+
+//  out = wide (n words, n <= 2W) mod p, folding 2^130 = 5
+static void
+s_fe_reduce (const uint32_t *wide, size_t n, uint32_t *out)
+{
+    uint32_t w [2 * FE_WORDS] = { 0 }, hi [2 * FE_WORDS];
+    memcpy (w, wide, n * sizeof *w);
+    for (;;) {
+        bool any = false;
+        for (size_t i = 0; i < 2 * FE_WORDS; i++) {
+            uint64_t next = i + 5 < 2 * FE_WORDS? w [i + 5]: 0;
+            hi [i] = i + 4 < 2 * FE_WORDS? (uint32_t) ((w [i + 4] >> 2) | (next << 30)): 0;
+            any |= hi [i] != 0;
+        }
+        if (!any)
+            break;
+        w [4] &= 3;
+        memset (w + 5, 0, (2 * FE_WORDS - 5) * sizeof *w);
+        uint64_t carry = 0;
+        for (size_t i = 0; i < 2 * FE_WORDS; i++) {
+            carry += (uint64_t) w [i] + 5 * (uint64_t) hi [i];
+            w [i] = (uint32_t) carry;
+            carry >>= 32;
+        }
+    }
+    while (s_fe_cmp (w, s_p) >= 0) {
+        int64_t borrow = 0;
+        for (int i = 0; i < FE_WORDS; i++) {
+            borrow += (int64_t) w [i] - s_p [i];
+            w [i] = (uint32_t) borrow;
+            borrow >>= 32;
+        }
+    }
+    memcpy (out, w, FE_WORDS * sizeof *w);
+}
+
+static void
+s_fe_mul (uint32_t *out, const uint32_t *a, const uint32_t *b)
+{
+    uint32_t wide [2 * FE_WORDS] = { 0 };
+    for (int i = 0; i < FE_WORDS; i++) {
+        uint64_t carry = 0;
+        for (int j = 0; j < FE_WORDS; j++) {
+            carry += (uint64_t) a [i] * b [j] + wide [i + j];
+            wide [i + j] = (uint32_t) carry;
+            carry >>= 32;
+        }
+        wide [i + FE_WORDS] = (uint32_t) carry;
+    }
+    s_fe_reduce (wide, 2 * FE_WORDS, out);
+}
+
+//  out = a + b, or a - b (as a + p - b), mod p; a and b below p
+static void
+s_fe_add_sub (uint32_t *out, const uint32_t *a, const uint32_t *b, bool subtract)
+{
+    uint32_t sum [FE_WORDS];
+    int64_t carry = 0;
+    for (int i = 0; i < FE_WORDS; i++) {
+        carry += (int64_t) a [i] + (subtract? (int64_t) s_p [i] - b [i]: b [i]);
+        sum [i] = (uint32_t) carry;
+        carry >>= 32;
+    }
+    s_fe_reduce (sum, FE_WORDS, out);
+}
+
+static void
+s_fe_invert (uint32_t *out, const uint32_t *a)
+{
+    //  a^(p - 2); p - 2 = 2^130 - 7: bits 0 and 3 to 129 set
+    fe_t result = { 1 }, base;
+    memcpy (base, a, sizeof base);
+    for (int bit = 0; bit < 130; bit++) {
+        if (bit != 1 && bit != 2)
+            s_fe_mul (result, result, base);
+        s_fe_mul (base, base, base);
+    }
+    memcpy (out, result, sizeof result);
+}
+
+//  A 16-byte little-endian block, plus 2^128 when pad (as Poly1305 reads it)
+static void
+s_fe_block (uint32_t *out, const uint8_t *bytes, bool pad)
+{
+    memset (out, 0, FE_WORDS * sizeof *out);
+    for (int i = 0; i < 16; i++)
+        out [i / 4] |= (uint32_t) bytes [i] << (8 * (i % 4));
+    out [4] = pad;
+}
+
+//  Poly1305 key (r, s) of XChaCha20-Poly1305 (IETF) for key and nonce
+static void
+s_poly_key (const uint8_t *key, const uint8_t *nonce, uint32_t *r, uint8_t *s)
+{
+    uint8_t subkey [32], nonce12 [12] = { 0 }, block [32];
+    crypto_core_hchacha20 (subkey, nonce, key, NULL);
+    memcpy (nonce12 + 4, nonce + 16, 8);
+    crypto_stream_chacha20_ietf (block, sizeof block, nonce12, subkey);
+    block [3] &= 15; block [7] &= 15; block [11] &= 15; block [15] &= 15;
+    block [4] &= 252; block [8] &= 252; block [12] &= 252;
+    s_fe_block (r, block, false);
+    memcpy (s, block + 16, 16);
+}
+
+//  Poly1305 over ad (16 bytes) || c1 || c2 || lengths, reduced mod p
+static void
+s_poly_hash (const uint32_t *r, const uint8_t *ad, const uint8_t *c1, const uint8_t *c2,
+             uint32_t *h)
+{
+    uint8_t lengths [16] = { 16, 0, 0, 0, 0, 0, 0, 0, 32 };
+    const uint8_t *blocks [4] = { ad, c1, c2, lengths };
+    fe_t m;
+    memset (h, 0, FE_WORDS * sizeof *h);
+    for (int i = 0; i < 4; i++) {
+        s_fe_block (m, blocks [i], true);
+        s_fe_add_sub (h, h, m, false);
+        s_fe_mul (h, h, r);
+    }
+}
+
+static void
+s_tag (const uint32_t *h, const uint8_t *s, uint8_t *tag)
+{
+    unsigned carry = 0;
+    for (int i = 0; i < 16; i++) {
+        carry += ((h [i / 4] >> (8 * (i % 4))) & 0xff) + s [i];
+        tag [i] = (uint8_t) carry;
+        carry >>= 8;
+    }
+}
+
+//  Finds a 48-byte ciphertext (32 bytes + tag) that authenticates under both
+//  keys with this nonce and associated data (the event id).
+static void
+s_two_key_ciphertext (const uint8_t *key_a, const uint8_t *key_b, const uint8_t *nonce,
+                      const uint8_t *ad, uint8_t *cipher)
+{
+    fe_t r_a, r_b, r2_a, r2_b, h_a, h_b, x, diff, denominator;
+    uint8_t s_a [16], s_b [16], zero [16] = { 0 }, t [16], tag_a [16], tag_b [16];
+    s_poly_key (key_a, nonce, r_a, s_a);
+    s_poly_key (key_b, nonce, r_b, s_b);
+    s_fe_mul (r2_a, r_a, r_a);
+    s_fe_mul (r2_b, r_b, r_b);
+    s_fe_add_sub (denominator, r2_a, r2_b, true);
+    s_fe_invert (denominator, denominator);
+    //  Tags equal when h_a - h_b = s_b - s_a (mod 2^128), with no wrap mod p
+    unsigned borrow = 0;
+    for (int i = 0; i < 16; i++) {
+        unsigned d = s_b [i] - s_a [i] - borrow;
+        t [i] = (uint8_t) d;
+        borrow = (d >> 8) & 1;
+    }
+    fe_t target;
+    s_fe_block (target, t, false);
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        //  h(x) = h(0) + x r^2 for the second block x (first block random)
+        randombytes_buf (cipher, 16);
+        s_poly_hash (r_a, ad, cipher, zero, h_a);
+        s_poly_hash (r_b, ad, cipher, zero, h_b);
+        s_fe_add_sub (diff, target, h_a, true);
+        s_fe_add_sub (diff, diff, h_b, false);
+        s_fe_mul (x, diff, denominator);
+        if (x [4] || x [5] || x [6] || x [7] || x [8])
+            continue;                           //  not a 16-byte block
+        for (int i = 0; i < 16; i++)
+            cipher [16 + i] = (uint8_t) (x [i / 4] >> (8 * (i % 4)));
+        s_poly_hash (r_a, ad, cipher, cipher + 16, h_a);
+        s_poly_hash (r_b, ad, cipher, cipher + 16, h_b);
+        s_tag (h_a, s_a, tag_a);
+        s_tag (h_b, s_b, tag_b);
+        if (memcmp (tag_a, tag_b, 16) == 0) {
+            memcpy (cipher + 32, tag_a, 16);
+            return;
+        }
+    }
+    ck_abort_msg ("no two-key ciphertext in 1000 attempts");
+}
+
+typedef struct {
+    uint8_t key_a [crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+    uint8_t key_b [crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+    uint8_t cipher [32 + ABYTES];
+    uint8_t nonce [NONCE_SIZE];
+    uint8_t event_id [PL_EVENT_ID_SIZE];
+} two_keys_t;
+
+//  The publisher seals key_a to social-b and key_b to health-c, commits to
+//  key_a, and carries the ciphertext valid under both.
+static void
+s_two_keys (Passerelle__EventHeader *h, Passerelle__Envelope *wire, void *arg)
+{
+    two_keys_t *two = arg;
+    ck_assert_uint_eq (wire->n_keys, 2);
+    ck_assert_uint_ge (wire->ciphertext.len, sizeof two->cipher);
+    crypto_aead_xchacha20poly1305_ietf_keygen (two->key_a);
+    crypto_aead_xchacha20poly1305_ietf_keygen (two->key_b);
+    randombytes_buf (two->nonce, sizeof two->nonce);
+    memcpy (two->event_id, h->event_id.data, PL_EVENT_ID_SIZE);
+    s_two_key_ciphertext (two->key_a, two->key_b, two->nonce, two->event_id, two->cipher);
+    memcpy (wire->nonce.data, two->nonce, NONCE_SIZE);
+    memcpy (wire->ciphertext.data, two->cipher, sizeof two->cipher);
+    wire->ciphertext.len = sizeof two->cipher;
+    const uint8_t *keys [2] = { two->key_a, two->key_b };
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq (crypto_box_seal (wire->keys [i]->sealed.data, keys [i],
+                                           sizeof two->key_a,
+                                           pl_keys_curve_public (s_recipient [i])), 0);
+    s_schema_key_commitment (two->key_a, h->key_commitment.data);
+}
+
+START_TEST (a_ciphertext_valid_under_two_keys_opens_only_under_the_committed_one)
+{
+    size_t size, bad_size;
+    uint8_t *bytes = s_seal_for_two (&size);
+    two_keys_t two;
+    uint8_t *bad = s_resign (bytes, size, s_two_keys, &two, &bad_size);
+
+    //  The AEAD alone accepts both keys, and gives two different plaintexts
+    uint8_t plain_a [32], plain_b [32];
+    unsigned long long len_a = 0, len_b = 0;
+    ck_assert_int_eq (crypto_aead_xchacha20poly1305_ietf_decrypt (
+        plain_a, &len_a, NULL, two.cipher, sizeof two.cipher, two.event_id, PL_EVENT_ID_SIZE,
+        two.nonce, two.key_a), 0);
+    ck_assert_int_eq (crypto_aead_xchacha20poly1305_ietf_decrypt (
+        plain_b, &len_b, NULL, two.cipher, sizeof two.cipher, two.event_id, PL_EVENT_ID_SIZE,
+        two.nonce, two.key_b), 0);
+    ck_assert_uint_eq (len_a, 32);
+    ck_assert_uint_eq (len_b, 32);
+    ck_assert_mem_ne (plain_a, plain_b, 32);
+
+    //  The envelope: signed, so verify passes; social-b gets its content,
+    //  health-c is told its key is not the committed one instead of being
+    //  shown other content under the same signature
+    pl_envelope_t *env = s_decode_ok (bad, bad_size);
+    ck_assert_int_eq (pl_envelope_verify (env, pl_keys_public (s_publisher)), PL_OK);
+    s_assert_open (env, s_recipient [0], pl_keys_public (s_publisher), PL_OK, plain_a, 32);
+    s_assert_open (env, s_recipient [1], pl_keys_public (s_publisher), PL_ERR_KEY_MISMATCH,
+                   NULL, 0);
+    pl_envelope_destroy (&env);
+    free (bad);
+    free (bytes);
+}
+END_TEST
+
 //  A header the publisher really signed, but that breaks the rules: decode
 //  must refuse it even though the signature is good.
 static uint8_t *
@@ -2150,6 +2415,7 @@ test_suite (void)
     tcase_add_checked_fixture (tc, s_setup, s_teardown);
     tcase_set_timeout (tc, 120);
     tcase_add_test (tc, a_publisher_who_gives_one_recipient_another_key_is_caught_as_key_mismatch);
+    tcase_add_test (tc, a_ciphertext_valid_under_two_keys_opens_only_under_the_committed_one);
     tcase_add_test (tc, a_commitment_to_a_key_nobody_was_given_fails_every_open_as_key_mismatch);
     tcase_add_test (tc, a_payload_re_signed_under_another_event_id_fails_open_as_decrypt);
     suite_add_tcase (suite, tc);
