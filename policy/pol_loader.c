@@ -323,15 +323,28 @@ static const char *s_required_keys [] = { "from", "to", "types", "categories",
 static void
 s_parse_recipient (loader_t *self, zconfig_t *node, unsigned *recipient)
 {
-    const char *value = s_value (node);
-    *recipient = strcmp (value, "in_case") == 0? POL_RECIPIENT_IN_CASE
-               : strcmp (value, "addressed") == 0? POL_RECIPIENT_ADDRESSED
-               : strcmp (value, "in_case,addressed") == 0
-              || strcmp (value, "addressed,in_case") == 0
-               ? POL_RECIPIENT_IN_CASE | POL_RECIPIENT_ADDRESSED: 0;
-    if (!*recipient)
+    *recipient = 0;
+    bool understood = true;
+    const char *cursor = s_value (node);
+    while (*cursor && understood) {
+        size_t len = strcspn (cursor, ",");
+        const char *start = cursor;
+        cursor += len + (cursor [len] == ',');
+        while (len && *start == ' ') { start++; len--; }
+        while (len && start [len - 1] == ' ') len--;
+        if (len == 7 && strncmp (start, "in_case", 7) == 0)
+            *recipient |= POL_RECIPIENT_IN_CASE;
+        else
+        if (len == 9 && strncmp (start, "addressed", 9) == 0)
+            *recipient |= POL_RECIPIENT_ADDRESSED;
+        else
+            understood = false;
+    }
+    if (!understood || !*recipient) {
         s_error (self, node, "'recipient = %s' is not understood (expected in_case, "
-                 "addressed, or in_case,addressed)", value);
+                 "addressed, or in_case,addressed)", s_value (node));
+        *recipient = 0;
+    }
 }
 
 static void
