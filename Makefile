@@ -132,7 +132,8 @@ $(B)/tests/tools/passerelle-%: $(B)/obj/tests/tools/%.o $(PROTO_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # End-to-end suites find the binaries through PASSERELLE_BIN and PASSERELLE_TOOLS.
-RUN_ENV := PASSERELLE_BIN=$(abspath $(B)/bin) PASSERELLE_TOOLS=$(abspath $(B)/tests/tools)
+RUN_ENV := PASSERELLE_BIN=$(abspath $(B)/bin) PASSERELLE_TOOLS=$(abspath $(B)/tests/tools) \
+           PASSERELLE_POLICY=$(abspath policy/move.cfg)
 
 check: $(BINS) $(TOOL_BINS) $(UNIT_BINS) $(E2E_BINS)
 	@$(RUN_ENV) tests/run-suites $(UNIT_BINS) $(E2E_BINS)

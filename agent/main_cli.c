@@ -2,6 +2,7 @@
  *
  *      passerelle keygen --id ID --out DIR
  *      passerelle [-c agent.cfg | -s SOCKET] publish ... (--payload-file F | -)
+ *      passerelle [-c agent.cfg | -s SOCKET] consent give|withdraw ...
  *      passerelle [-c agent.cfg | -s SOCKET] inbox [--follow] [--json] [--after N]
  *      passerelle [-c agent.cfg | -s SOCKET] status [--json]
  *
@@ -30,6 +31,7 @@ static const char *s_usage_text =
     "commands:\n"
     "  keygen   make an agency (or broker) key pair\n"
     "  publish  seal, sign and publish a case event through the agent\n"
+    "  consent  register or withdraw a person's consent with the broker\n"
     "  inbox    show events delivered to this agency, verified and decrypted\n"
     "  status   show the agent's connection state and counters\n"
     "'passerelle COMMAND --help' describes each command.\n"
@@ -168,6 +170,32 @@ s_read_payload (const char *path, json_t *request)
 //  --------------------------------------------------------------------------
 //  publish
 
+//  "  -> pp-paris: allow (rule justice-refers-to-perpetrator-programme)"
+//  "  -> ss-paris: deny consent_scope, category health (rule ...): reason"
+static void
+s_print_decisions (json_t *reply)
+{
+    size_t index;
+    json_t *d;
+    json_array_foreach (json_object_get (reply, "decisions"), index, d) {
+        bool allowed = json_is_true (json_object_get (d, "allowed"));
+        const char *code = json_string_value (json_object_get (d, "code"));
+        const char *rule = json_string_value (json_object_get (d, "rule"));
+        const char *category = json_string_value (json_object_get (d, "category"));
+        printf ("  -> %s: %s", json_string_value (json_object_get (d, "recipient")),
+                allowed? "allow": "deny");
+        if (!allowed)
+            printf (" %s", code && *code? code: json_string_value (json_object_get (d, "status")));
+        if (!allowed && category && *category)
+            printf (", category %s", category);
+        if (rule && *rule)
+            printf (" (rule %s)", rule);
+        printf (": %s\n", json_string_value (json_object_get (d, "reason")));
+    }
+    json_array_foreach (json_object_get (reply, "warnings"), index, d)
+        printf ("  warning: %s\n", json_string_value (d));
+}
+
 static void
 s_publish_help (void)
 {
@@ -261,16 +289,125 @@ s_publish (pa_client_t **client_p, const char *config, const char *socket, int a
             printf (": %s: %s", json_string_value (json_object_get (reply, "status")),
                     json_string_value (json_object_get (reply, "reason")));
         printf ("\n");
-        size_t index;
-        json_t *d;
-        json_array_foreach (json_object_get (reply, "decisions"), index, d) {
-            bool allowed = json_is_true (json_object_get (d, "allowed"));
-            printf ("  -> %s: %s%s%s (%s)\n", json_string_value (json_object_get (d, "recipient")),
-                    allowed? "allow": "deny", allowed? "": " ",
-                    allowed? "": json_string_value (json_object_get (d, "status")),
-                    json_string_value (json_object_get (d, "reason")));
+        s_print_decisions (reply);
+    }
+    json_decref (reply);
+    return accepted? EXIT_DONE: EXIT_REFUSED;
+}
+
+//  --------------------------------------------------------------------------
+//  consent give | withdraw: events addressed to the broker's consent registry
+
+static void
+s_consent_help (void)
+{
+    printf ("usage: passerelle consent give --case REF --id CONSENT-ID --subject SUBJECT\n"
+            "                               --categories CAT[,CAT] --roles ROLE[,ROLE]\n"
+            "                               --purposes PURPOSE[,PURPOSE] [--valid-for DURATION]\n"
+            "                               [--evidence REF] [--json]\n"
+            "       passerelle consent withdraw --case REF --id CONSENT-ID --subject SUBJECT [--json]\n"
+            "  Registers a person's informed consent with the broker: which data categories, to\n"
+            "  which recipient roles, for which purposes, on this case only. Shares citing\n"
+            "  --consent CONSENT-ID are then allowed only within that scope. A withdrawal stops\n"
+            "  further sharing at once and every agency that received data under the consent\n"
+            "  is sent a notice. SUBJECT: victim, perpetrator or guardian. --evidence names where\n"
+            "  your agency holds the signed form (never the form itself).\n"
+            "exit: 0 registered, 3 refused, 4 not connected or no answer (retry)\n");
+}
+
+static int
+s_consent (pa_client_t **client_p, const char *config, const char *socket, int argc, char **argv)
+{
+    static const struct option options [] = {
+        { "case", required_argument, NULL, 'C' }, { "id", required_argument, NULL, 'i' },
+        { "subject", required_argument, NULL, 's' }, { "categories", required_argument, NULL, 'g' },
+        { "roles", required_argument, NULL, 'r' }, { "purposes", required_argument, NULL, 'p' },
+        { "valid-for", required_argument, NULL, 'v' }, { "evidence", required_argument, NULL, 'e' },
+        { "json", no_argument, NULL, 'J' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *action = argc > 1? argv [1]: "";
+    bool give = streq (action, "give");
+    if (!give && !streq (action, "withdraw")) {
+        s_consent_help ();
+        return streq (action, "--help")? EXIT_DONE: EXIT_USAGE;
+    }
+    json_t *scope = json_object ();
+    const char *case_ref = NULL, *valid_for = NULL;
+    bool as_json = false;
+    int opt;
+    optind = 2;
+    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+            case 'C': case_ref = optarg; break;
+            case 'i': json_object_set_new (scope, "consent_id", json_string (optarg)); break;
+            case 's': json_object_set_new (scope, "subject", json_string (optarg)); break;
+            case 'g': json_object_set_new (scope, "categories", s_split_list (optarg)); break;
+            case 'r': json_object_set_new (scope, "recipient_roles", s_split_list (optarg)); break;
+            case 'p': json_object_set_new (scope, "purposes", s_split_list (optarg)); break;
+            case 'v': valid_for = optarg; break;
+            case 'e': json_object_set_new (scope, "evidence_ref", json_string (optarg)); break;
+            case 'J': as_json = true; break;
+            case 'h': s_consent_help (); json_decref (scope); return EXIT_DONE;
+            default:  s_consent_help (); json_decref (scope); return EXIT_USAGE;
         }
     }
+    json_t *id = json_object_get (scope, "consent_id");
+    if (!case_ref || !id || !json_object_get (scope, "subject")
+    ||  (give && (!json_object_get (scope, "categories") || !json_object_get (scope, "recipient_roles")
+                  || !json_object_get (scope, "purposes")))) {
+        json_decref (scope);
+        return s_fail (EXIT_USAGE, "consent %s needs --case, --id, --subject%s; see 'passerelle "
+                       "consent --help'", action, give? ", --categories, --roles and --purposes": "");
+    }
+    if (valid_for) {
+        uint64_t ms;
+        if (pl_parse_duration (valid_for, &ms) != 0) {
+            json_decref (scope);
+            return s_fail (EXIT_USAGE, "--valid-for: expected a duration such as 180d");
+        }
+        json_object_set_new (scope, "valid_until_ms",
+                             json_integer ((json_int_t) (zclock_time () + (int64_t) ms)));
+    }
+    //  The event itself: its categories and purpose are those of the scope
+    json_t *categories = json_object_get (scope, "categories");
+    json_t *purposes = json_object_get (scope, "purposes");
+    json_t *request = json_pack ("{s:s, s:s, s:s, s:O, s:s, s:s, s:s, s:O}", "op", "publish",
+        "type", give? "consent_given": "consent_withdrawn", "case", case_ref,
+        "categories", categories? categories: json_pack ("[s]", "case_summary"),
+        "purpose", purposes && json_array_size (purposes)?
+                   json_string_value (json_array_get (purposes, 0)): "case_coordination",
+        "basis", "consent", "consent", json_string_value (id), "consent_scope", scope);
+    json_decref (scope);
+    int code;
+    if (!request) 
+        return s_fail (EXIT_USAGE, "invalid consent arguments");
+    if (!(*client_p = s_connect (config, socket, &code))) {
+        json_decref (request);
+        return code;
+    }
+    char err [256];
+    json_t *reply = pa_client_call (*client_p, request, 30000, err, sizeof err);
+    json_decref (request);
+    if (!reply)
+        return s_fail (EXIT_LATER, "%s", err);
+    if ((code = s_report_error (reply)) != EXIT_DONE) {
+        json_decref (reply);
+        return code;
+    }
+    bool accepted = json_is_true (json_object_get (reply, "accepted"));
+    if (as_json) {
+        char *text = json_dumps (reply, JSON_COMPACT);
+        printf ("%s\n", text);
+        free (text);
+    }
+    else
+        printf ("consent %s on case %s %s%s%s\n", json_string_value (id), case_ref,
+                accepted? (give? "registered": "withdrawn"): "refused: ",
+                accepted? "": json_string_value (json_object_get (reply, "status")),
+                accepted? "": "");
+    if (!accepted && !as_json)
+        printf ("  %s\n", json_string_value (json_object_get (reply, "reason")));
     json_decref (reply);
     return accepted? EXIT_DONE: EXIT_REFUSED;
 }
@@ -279,8 +416,27 @@ s_publish (pa_client_t **client_p, const char *config, const char *socket, int a
 //  inbox and status
 
 static void
+s_print_notice (json_t *notice)
+{
+    char when [32] = "?";
+    time_t seconds = (time_t) (json_integer_value (json_object_get (notice, "at_ms")) / 1000);
+    struct tm tm;
+    if (gmtime_r (&seconds, &tm))
+        strftime (when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const char *text = json_string_value (json_object_get (notice, "text"));
+    printf ("#%lld %s NOTICE %s from the broker\n    %s\n",
+            (long long) json_integer_value (json_object_get (notice, "seq")), when,
+            json_string_value (json_object_get (notice, "kind")), text? text: "");
+}
+
+static void
 s_print_event (json_t *event)
 {
+    const char *type = json_string_value (json_object_get (event, "type"));
+    if (type && streq (type, "notice")) {
+        s_print_notice (event);
+        return;
+    }
     char when [32] = "?";
     time_t seconds = (time_t) (json_integer_value (json_object_get (event, "created_at_ms")) / 1000);
     struct tm tm;
@@ -455,6 +611,9 @@ main (int argc, char **argv)
     bool wants_help = sub_argc > 1 && streq (sub_argv [1], "--help");
     if (streq (command, "publish"))
         code = s_publish (&client, config, socket, sub_argc, sub_argv);
+    else
+    if (streq (command, "consent"))
+        code = s_consent (&client, config, socket, sub_argc, sub_argv);
     else
     if (!streq (command, "inbox") && !streq (command, "status")) {
         fprintf (stderr, "passerelle: unknown command '%s'\n%s", command, s_usage_text);

@@ -38,6 +38,7 @@ typedef struct {
     pl_keys_t *keys;
     zcert_t *cert;
     char broker_z85 [41];
+    uint8_t broker_key [PL_PUBLIC_KEY_SIZE];    //  verifies the broker's notices
     zsock_t *dealer;
     zactor_t *monitor;
     zsock_t *control;
@@ -46,6 +47,8 @@ typedef struct {
     pa_inbox_t *inbox;
     zlistx_t *publishes;            //  waiter_t: CLIs awaiting a PublishAck
     zlistx_t *inbox_waiters;        //  waiter_t: CLIs long-polling the inbox
+    zhashx_t *shared_with;          //  our event id (hex) -> "a,b,c": who the broker
+                                    //  delivered it to, so a correction reaches them all
     bool connected;
     bool refusal_logged;
     uint64_t last_heard_ms;
@@ -167,6 +170,26 @@ s_resolve_recipients (agent_t *self, Passerelle__EventHeader *header, pl_recipie
                 out [(*count)++] = (pl_recipient_t) { found [i]->id, found [i]->public_key };
         }
     }
+    //  A correction must be readable by everyone who got the original
+    char hex [PL_EVENT_ID_SIZE * 2 + 1];
+    const char *earlier = header->supersedes.len == PL_EVENT_ID_SIZE?
+        zhashx_lookup (self->shared_with, pl_event_id_hex (header->supersedes.data, hex)): NULL;
+    char *list = earlier? strdup (earlier): NULL, *save = NULL;
+    for (char *id = list? strtok_r (list, ",", &save): NULL; id; id = strtok_r (NULL, ",", &save)) {
+        const pl_agency_t *agency = pl_directory_lookup (self->directory, id);
+        bool already = false;
+        for (size_t k = 0; k < *count && !already; k++)
+            already = strcmp (out [k].id, id) == 0;
+        if (agency && !already && *count < PL_MAX_RECIPIENTS)
+            out [(*count)++] = (pl_recipient_t) { agency->id, agency->public_key };
+    }
+    free (list);
+    //  A consent event addressed to no one goes to the broker's registry;
+    //  the payload (if any) is sealed to ourselves, for our own records
+    int type = pl_vocab_id (PL_KIND_EVENT_TYPE, header->event_type);
+    if (*count == 0 && header->n_to_agencies == 0 && header->n_to_roles == 0
+    &&  (type == PL_EV_CONSENT_GIVEN || type == PL_EV_CONSENT_WITHDRAWN))
+        out [(*count)++] = (pl_recipient_t) { me->id, me->public_key };
     if (*count == 0) {
         snprintf (err, err_size, "no agency holds the roles asked for in network %s", me->network);
         return -1;
@@ -262,15 +285,30 @@ s_handle_publish_ack (agent_t *self, Passerelle__PublishAck *ack)
         log_warn ("broker refused event %s: %s: %s", hex, pl_status_name (ack->status),
                   ack->reason? ack->reason: "");
     json_t *decisions = json_array ();
+    char shared [PL_MAX_RECIPIENTS * (PL_ID_MAX + 1) + 1] = "";
     for (size_t i = 0; i < ack->n_decisions; i++) {
         Passerelle__RecipientDecision *d = ack->decisions [i];
-        json_array_append_new (decisions, json_pack ("{s:s, s:b, s:s, s:s, s:s}",
+        json_array_append_new (decisions, json_pack ("{s:s, s:b, s:s, s:s, s:s, s:s, s:s}",
             "recipient", d->recipient, "allowed", d->allowed, "status", pl_status_name (d->status),
-            "rule", d->rule? d->rule: "", "reason", d->reason? d->reason: ""));
+            "code", d->code? d->code: "", "rule", d->rule? d->rule: "",
+            "category", d->category? d->category: "", "reason", d->reason? d->reason: ""));
+        if (d->allowed && strlen (shared) + strlen (d->recipient) + 2 < sizeof shared) {
+            if (*shared)
+                strcat (shared, ",");
+            strcat (shared, d->recipient);
+        }
     }
-    json_t *reply = json_pack ("{s:s, s:b, s:s, s:s, s:o}", "event_id", hex, "accepted", accepted,
-                               "status", pl_status_name (ack->status),
-                               "reason", ack->reason? ack->reason: "", "decisions", decisions);
+    if (accepted && *shared)
+        zhashx_update (self->shared_with, hex, shared);
+    json_t *warnings = json_array ();
+    for (size_t i = 0; i < ack->n_warnings; i++) {
+        json_array_append_new (warnings, json_string (ack->warnings [i]));
+        log_warn ("broker warning on event %s: %s", hex, ack->warnings [i]);
+    }
+    json_t *reply = json_pack ("{s:s, s:b, s:s, s:s, s:o, s:o}", "event_id", hex, "accepted",
+                               accepted, "status", pl_status_name (ack->status),
+                               "reason", ack->reason? ack->reason: "", "decisions", decisions,
+                               "warnings", warnings);
     //  Answer the CLI that asked, if it is still waiting
     for (waiter_t *w = zlistx_first (self->publishes); w; w = zlistx_next (self->publishes))
         if (ack->event_id.len == PL_EVENT_ID_SIZE
@@ -327,9 +365,60 @@ s_send_receipt (agent_t *self, pl_envelope_t *envelope)
     s_send_broker (self, &msg);
 }
 
+//  A notice from the broker: check the broker signed it, keep it once,
+//  receipt it like an event (its hash stands for the header hash).
+static void
+s_handle_notice (agent_t *self, Passerelle__Delivery *delivery)
+{
+    Passerelle__Notice *notice = NULL;
+    if (delivery->notice_signature.len != PL_SIGNATURE_SIZE
+    ||  !pl_signature_verify (self->broker_key, delivery->notice.data, delivery->notice.len,
+                              delivery->notice_signature.data)
+    ||  !(notice = passerelle__notice__unpack (NULL, delivery->notice.len, delivery->notice.data))
+    ||  notice->notice_id.len != PL_EVENT_ID_SIZE) {
+        log_warn ("notice refused: not signed by the broker, or malformed");
+        passerelle__notice__free_unpacked (notice, NULL);
+        return;
+    }
+    uint8_t hash [PL_HASH_SIZE], bytes [PL_RECEIPT_BYTES_MAX], signature [PL_SIGNATURE_SIZE];
+    crypto_hash_sha256 (hash, delivery->notice.data, delivery->notice.len);
+    bool fresh = !pa_inbox_has (self->inbox, notice->notice_id.data);
+    if (fresh && pa_inbox_add_notice (self->inbox, notice->notice_id.data, delivery->notice.data,
+                                      delivery->notice.len, pl_now_ms ()) == 0) {
+        log_warn ("notice: out of memory, not receipted (will be redelivered)");
+        passerelle__notice__free_unpacked (notice, NULL);
+        return;
+    }
+    if (fresh)
+        log_info ("notice %s: case %s: %s", notice->kind, notice->case_ref? notice->case_ref: "-",
+                  notice->text? notice->text: "");
+    Passerelle__Receipt receipt = PASSERELLE__RECEIPT__INIT;
+    receipt.event_id = notice->notice_id;
+    receipt.recipient = (char *) pl_keys_id (self->keys);
+    receipt.received_at_ms = pl_now_ms ();
+    receipt.header_hash.data = hash;
+    receipt.header_hash.len = sizeof hash;
+    size_t size = pl_receipt_bytes (notice->notice_id.data, hash, receipt.recipient,
+                                    receipt.received_at_ms, bytes);
+    pl_keys_sign (self->keys, bytes, size, signature);
+    receipt.signature.data = signature;
+    receipt.signature.len = sizeof signature;
+    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
+    msg.body_case = PASSERELLE__MESSAGE__BODY_RECEIPT;
+    msg.receipt = &receipt;
+    s_send_broker (self, &msg);
+    passerelle__notice__free_unpacked (notice, NULL);
+    if (fresh)
+        s_answer_inbox_waiters (self, false);
+}
+
 static void
 s_handle_delivery (agent_t *self, Passerelle__Delivery *delivery)
 {
+    if (delivery->notice.len) {
+        s_handle_notice (self, delivery);
+        return;
+    }
     char why [256] = "";
     pl_err_t err;
     pl_envelope_t *envelope = pl_envelope_from_wire (delivery->envelope, &err, why, sizeof why);
@@ -660,19 +749,24 @@ s_agent_start (agent_t *self)
         return -1;
     }
     pl_curve_to_z85 (broker_curve, self->broker_z85);
+    memcpy (self->broker_key, broker_key, sizeof broker_key);
     s_load_sequence (self);
     self->cert = zcert_new_from (pl_keys_curve_public (self->keys), pl_keys_curve_secret (self->keys));
     self->inbox = pa_inbox_new ();
     self->publishes = zlistx_new ();
     self->inbox_waiters = zlistx_new ();
+    self->shared_with = zhashx_new ();
     self->loop = zloop_new ();
     self->dealer = zsock_new (ZMQ_DEALER);
     self->control = zsock_new (ZMQ_ROUTER);
-    if (!self->cert || !self->inbox || !self->publishes || !self->inbox_waiters || !self->loop
+    if (!self->cert || !self->inbox || !self->publishes || !self->inbox_waiters
+    ||  !self->shared_with || !self->loop
     ||  !self->dealer || !self->control)
         return -1;
     zlistx_set_destructor (self->publishes, s_waiter_destroy);
     zlistx_set_destructor (self->inbox_waiters, s_waiter_destroy);
+    zhashx_set_destructor (self->shared_with, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_duplicator (self->shared_with, (zhashx_duplicator_fn *) strdup);
 
     //  Control socket first: a stale file from a killed agent is removed,
     //  and the socket is made 0600 before anyone can be told it exists.
@@ -725,6 +819,7 @@ s_agent_destroy (agent_t *self)
     }
     zlistx_destroy (&self->publishes);
     zlistx_destroy (&self->inbox_waiters);
+    zhashx_destroy (&self->shared_with);
     pa_inbox_destroy (&self->inbox);
     pl_directory_destroy (&self->directory);
     zcert_destroy (&self->cert);

@@ -6,6 +6,7 @@
 #include "passerelle.pb-c.h"
 
 typedef struct {
+    bool is_notice;                 //  header holds a serialised Notice
     uint64_t seq;
     uint64_t received_at_ms;
     uint8_t *header;
@@ -78,7 +79,7 @@ pa_inbox_add (pa_inbox_t *self, const uint8_t *event_id, const uint8_t *header,
     }
     memcpy (item->header, header, header_size);
     item->header_size = header_size;
-    if (payload_size)
+    if (payload_size && payload)
         memcpy (item->payload, payload, payload_size);
     item->payload_size = payload_size;
     item->received_at_ms = received_at_ms;
@@ -106,8 +107,35 @@ s_set_optional (json_t *object, const char *key, const char *value)
 }
 
 static json_t *
+s_notice_to_json (item_t *item)
+{
+    Passerelle__Notice *n = passerelle__notice__unpack (NULL, item->header_size, item->header);
+    if (!n)
+        return NULL;
+    char hex [PL_EVENT_ID_SIZE * 2 + 1];
+    json_t *json = json_object ();
+    json_object_set_new (json, "seq", json_integer ((json_int_t) item->seq));
+    json_object_set_new (json, "type", json_string ("notice"));
+    json_object_set_new (json, "kind", json_string (n->kind? n->kind: ""));
+    if (n->notice_id.len == PL_EVENT_ID_SIZE)
+        json_object_set_new (json, "notice_id", json_string (pl_event_id_hex (n->notice_id.data, hex)));
+    json_object_set_new (json, "at_ms", json_integer ((json_int_t) n->at_ms));
+    json_object_set_new (json, "received_at_ms", json_integer ((json_int_t) item->received_at_ms));
+    s_set_optional (json, "case", n->case_ref);
+    s_set_optional (json, "consent", n->consent_id);
+    s_set_optional (json, "agency", n->agency);
+    s_set_optional (json, "text", n->text);
+    if (n->event_id.len == PL_EVENT_ID_SIZE)
+        json_object_set_new (json, "event_id", json_string (pl_event_id_hex (n->event_id.data, hex)));
+    passerelle__notice__free_unpacked (n, NULL);
+    return json;
+}
+
+static json_t *
 s_item_to_json (item_t *item)
 {
+    if (item->is_notice)
+        return s_notice_to_json (item);
     Passerelle__EventHeader *h = passerelle__event_header__unpack (NULL, item->header_size,
                                                                    item->header);
     if (!h)
@@ -165,6 +193,18 @@ pa_inbox_list (pa_inbox_t *self, uint64_t after, size_t max)
                 json_array_append_new (array, json);
         }
     return array;
+}
+
+uint64_t
+pa_inbox_add_notice (pa_inbox_t *self, const uint8_t *notice_id, const uint8_t *notice,
+                     size_t notice_size, uint64_t received_at_ms)
+{
+    uint64_t seq = pa_inbox_add (self, notice_id, notice, notice_size, NULL, 0, received_at_ms);
+    if (seq) {
+        item_t *item = zlistx_last (self->items);
+        item->is_notice = true;
+    }
+    return seq;
 }
 
 uint64_t

@@ -263,7 +263,13 @@ pa_publish_from_json (json_t *request, uint64_t now_ms, char *err, size_t err_si
         snprintf (err, err_size, "'categories' needs at least one data category");
         goto fail;
     }
-    if (h->n_to_agencies == 0 && h->n_to_roles == 0) {
+    bool consent_event = strcmp (h->event_type, "consent_given") == 0
+                      || strcmp (h->event_type, "consent_withdrawn") == 0;
+    if (consent_event && !h->consent) {
+        snprintf (err, err_size, "a %s event needs 'consent_scope'", h->event_type);
+        goto fail;
+    }
+    if (h->n_to_agencies == 0 && h->n_to_roles == 0 && !consent_event) {
         snprintf (err, err_size, "no recipient: give 'to' (agency ids) and/or 'to_roles'");
         goto fail;
     }

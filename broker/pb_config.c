@@ -26,7 +26,6 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
 {
     memset (config, 0, sizeof *config);
     config->max_message = PL_MAX_ENVELOPE + 4096;
-    config->clock_skew_ms = 5 * 60 * 1000;
 
     pl_zpl_t *zpl = pl_zpl_load (path, err, err_size);
     if (!zpl)
@@ -35,7 +34,7 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
     zconfig_t *root = pl_zpl_root (zpl);
     static const char *top [] = { "broker", NULL };
     static const char *allowed [] = { "key", "endpoint", "directory", "state", "policy",
-                                      "max-message", "clock-skew", "verbose", NULL };
+                                      "max-message", "verbose", NULL };
     zconfig_t *broker = zconfig_locate (root, "broker");
     if (pl_zpl_check_names (zpl, root, top, err, err_size) != 0)
         goto done;
@@ -46,7 +45,7 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
     if (pl_zpl_check_names (zpl, broker, allowed, err, err_size) != 0)
         goto done;
 
-    static const char *required [] = { "key", "endpoint", "directory", "state" };
+    static const char *required [] = { "key", "endpoint", "directory", "state", "policy" };
     for (size_t i = 0; i < sizeof required / sizeof required [0]; i++) {
         zconfig_t *node = zconfig_locate (broker, required [i]);
         if (!node || !*zconfig_value (node)) {
@@ -60,9 +59,8 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
                sizeof config->directory_path);
     s_resolve (path, zconfig_get (broker, "state", ""), config->state_path,
                sizeof config->state_path);
-    if (*zconfig_get (broker, "policy", ""))
-        s_resolve (path, zconfig_get (broker, "policy", ""), config->policy_path,
-                   sizeof config->policy_path);
+    s_resolve (path, zconfig_get (broker, "policy", ""), config->policy_path,
+               sizeof config->policy_path);
 
     zconfig_t *node = zconfig_locate (broker, "endpoint");
     const char *endpoint = zconfig_value (node);
@@ -81,12 +79,6 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
             goto done;
         }
         config->max_message = (size_t) value;
-    }
-    if ((node = zconfig_locate (broker, "clock-skew"))
-    &&  pl_parse_duration (zconfig_value (node), &config->clock_skew_ms) != 0) {
-        pl_zpl_error (zpl, node, err, err_size, "clock-skew: expected a duration such as "
-                      "30s, 5m or 500ms");
-        goto done;
     }
     if ((node = zconfig_locate (broker, "verbose"))) {
         const char *value = zconfig_value (node);

@@ -4,9 +4,9 @@
  *          key = broker.key               the broker's key pair (0600)
  *          endpoint = tcp://127.0.0.1:7700
  *          directory = directory.cfg      who may connect
+ *          policy = move.cfg              the sharing rules (required: default deny)
  *          state = state                  private folder (0700)
  *          max-message = 1114112          bytes; larger messages are refused
- *          clock-skew = 5m                how far in the future created_at may be
  *          verbose = 0                    1: log every delivery and receipt
  *
  *  Relative paths are relative to the configuration file's folder, so a
@@ -22,9 +22,8 @@ typedef struct {
     char endpoint [256];
     char directory_path [4096];
     char state_path [4096];
-    char policy_path [4096];        /* empty: no policy file configured */
+    char policy_path [4096];        /* the sharing policy (policy/move.cfg) */
     size_t max_message;
-    uint64_t clock_skew_ms;
     int verbose;
 } pb_config_t;
 

@@ -15,6 +15,7 @@
 #include "pb_server.h"
 #include "pb_config.h"
 #include "pb_queue.h"
+#include "pb_sharing.h"
 #include "pl_directory.h"
 #include "pl_envelope.h"
 #include "pl_keys.h"
@@ -44,6 +45,7 @@ typedef struct {
     zhashx_t *clients;              //  routing id (hex) -> client_t
     zhashx_t *seen;                 //  accepted event ids (hex)
     pb_queue_t *queue;
+    pb_sharing_t *sharing;          //  policy, consents, cases, sequences
     struct {
         uint64_t accepted, refused, delivered, receipts, denied_recipients;
     } counts;
@@ -180,13 +182,6 @@ s_handle_hello (server_t *self, zframe_t *routing_id, const pl_agency_t *peer,
 //  --------------------------------------------------------------------------
 //  Publish pipeline
 
-typedef struct {
-    const pl_agency_t *agency;      //  NULL when the name resolved to nobody
-    char name [PL_ID_MAX + 32];     //  agency id, or "role:ROLE" when unresolved
-    Passerelle__Status status;
-    char reason [160];
-} decision_t;
-
 static Passerelle__Status
 s_status_of (pl_err_t err)
 {
@@ -200,97 +195,10 @@ s_status_of (pl_err_t err)
     }
 }
 
-static bool
-s_already_decided (decision_t *decisions, size_t count, const char *id)
-{
-    for (size_t i = 0; i < count; i++)
-        if (decisions [i].agency && strcmp (decisions [i].agency->id, id) == 0)
-            return true;
-    return false;
-}
-
-//  Decide for one resolved recipient. Until the policy engine is wired in,
-//  the rules are the structural ones: the recipient exists, is valid now,
-//  is not the publisher, and the publisher sealed a key for it.
-static void
-s_decide (server_t *self, pl_envelope_t *envelope, const pl_agency_t *publisher,
-          decision_t *decision, bool by_role)
-{
-    const pl_agency_t *agency = decision->agency;
-    decision->status = PASSERELLE__STATUS__STATUS_OK;
-    if (strcmp (agency->id, publisher->id) == 0) {
-        decision->status = PASSERELLE__STATUS__STATUS_NO_RECIPIENT;
-        snprintf (decision->reason, sizeof decision->reason, "the publisher is not its own recipient");
-    }
-    else
-    if (!pl_agency_is_valid_at (agency, pl_now_ms ())) {
-        decision->status = PASSERELLE__STATUS__STATUS_REVOKED;
-        snprintf (decision->reason, sizeof decision->reason,
-                  "agency is outside its directory validity window");
-    }
-    else
-    if (!pl_envelope_is_sealed_for (envelope, agency->id)) {
-        decision->status = PASSERELLE__STATUS__STATUS_NOT_SEALED;
-        snprintf (decision->reason, sizeof decision->reason,
-                  "the publisher sealed no key for this recipient");
-    }
-    else
-        snprintf (decision->reason, sizeof decision->reason, "%s",
-                  by_role? "addressed by role in the publisher's network": "addressed directly");
-    (void) self;
-}
-
-//  Who the event is for: named agencies, then role holders in the
-//  publisher's own network (never nation-wide).
-static size_t
-s_resolve_recipients (server_t *self, pl_envelope_t *envelope, const pl_agency_t *publisher,
-                      decision_t *decisions, size_t max)
-{
-    const Passerelle__EventHeader *header = pl_envelope_header (envelope);
-    size_t count = 0;
-    for (size_t i = 0; i < header->n_to_agencies && count < max; i++) {
-        const char *id = header->to_agencies [i];
-        if (s_already_decided (decisions, count, id))
-            continue;
-        decision_t *decision = &decisions [count++];
-        decision->agency = pl_directory_lookup (self->directory, id);
-        snprintf (decision->name, sizeof decision->name, "%s", id);
-        if (!decision->agency) {
-            decision->status = PASSERELLE__STATUS__STATUS_UNKNOWN_RECIPIENT;
-            snprintf (decision->reason, sizeof decision->reason, "no agency '%s' in the directory", id);
-        }
-        else
-            s_decide (self, envelope, publisher, decision, false);
-    }
-    for (size_t r = 0; r < header->n_to_roles && count < max; r++) {
-        int role = pl_vocab_id (PL_KIND_ROLE, header->to_roles [r]);
-        const pl_agency_t *found [PL_MAX_RECIPIENTS];
-        size_t n = pl_directory_find_by_roles (self->directory, PL_SET (role), publisher->network,
-                                               publisher->id, found, PL_MAX_RECIPIENTS);
-        if (n == 0) {
-            decision_t *decision = &decisions [count++];
-            decision->agency = NULL;
-            snprintf (decision->name, sizeof decision->name, "role:%s", header->to_roles [r]);
-            decision->status = PASSERELLE__STATUS__STATUS_NO_RECIPIENT;
-            snprintf (decision->reason, sizeof decision->reason, "no agency with role %s in "
-                      "network %s", header->to_roles [r], publisher->network);
-            continue;
-        }
-        for (size_t i = 0; i < n && i < PL_MAX_RECIPIENTS && count < max; i++) {
-            if (s_already_decided (decisions, count, found [i]->id))
-                continue;
-            decision_t *decision = &decisions [count++];
-            decision->agency = found [i];
-            snprintf (decision->name, sizeof decision->name, "%s", found [i]->id);
-            s_decide (self, envelope, publisher, decision, true);
-        }
-    }
-    return count;
-}
-
 static void
 s_send_ack (server_t *self, zframe_t *routing_id, const uint8_t *event_id,
-            Passerelle__Status status, const char *reason, decision_t *decisions, size_t count)
+            Passerelle__Status status, const char *reason, pb_decision_t *decisions, size_t count,
+            const char *warning)
 {
     Passerelle__RecipientDecision wire [PL_MAX_RECIPIENTS * 2];
     Passerelle__RecipientDecision *list [PL_MAX_RECIPIENTS * 2];
@@ -305,10 +213,18 @@ s_send_ack (server_t *self, zframe_t *routing_id, const uint8_t *event_id,
         wire [i].allowed = decisions [i].status == PASSERELLE__STATUS__STATUS_OK;
         wire [i].status = decisions [i].status;
         wire [i].reason = decisions [i].reason;
+        wire [i].code = (char *) decisions [i].code;
+        wire [i].rule = (char *) decisions [i].rule;
+        wire [i].category = (char *) decisions [i].category;
         list [i] = &wire [i];
     }
     ack.n_decisions = count;
     ack.decisions = list;
+    char *warnings [1] = { (char *) warning };
+    if (warning && *warning) {
+        ack.warnings = warnings;
+        ack.n_warnings = 1;
+    }
     Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
     msg.body_case = PASSERELLE__MESSAGE__BODY_PUBLISH_ACK;
     msg.publish_ack = &ack;
@@ -324,12 +240,66 @@ s_refuse (server_t *self, zframe_t *routing_id, const pl_agency_t *peer, const u
         pl_event_id_hex (event_id, hex);
     log_warn ("refuse event %s from %s: %s: %s", hex, peer->id, pl_status_name (status), reason);
     self->counts.refused++;
-    s_send_ack (self, routing_id, event_id, status, reason, NULL, 0);
+    s_send_ack (self, routing_id, event_id, status, reason, NULL, 0, NULL);
+}
+
+//  Queue a frame owed to agency and send it now if the agency is connected.
+static void
+s_deliver (server_t *self, const char *agency, const uint8_t *id, const uint8_t *hash,
+           zframe_t *frame)
+{
+    pb_queue_push (self->queue, agency, id, hash, frame);
+    client_t *client = s_client_of_agency (self, agency);
+    if (client && s_send_frame (self, client->routing_id, frame) != 0)
+        s_forget_client (self, client, "unreachable");
+}
+
+//  A notice from the broker itself (no payload), signed with its key and
+//  owed like an event until the agency receipts it.
+static void
+s_send_notice (server_t *self, const char *agency, const char *kind, const char *case_ref,
+               const char *consent_id, const uint8_t *event_id, const char *about,
+               const char *text)
+{
+    uint8_t notice_id [PL_EVENT_ID_SIZE], hash [PL_HASH_SIZE], signature [PL_SIGNATURE_SIZE];
+    randombytes_buf (notice_id, sizeof notice_id);
+    Passerelle__Notice notice = PASSERELLE__NOTICE__INIT;
+    notice.notice_id.data = notice_id;
+    notice.notice_id.len = sizeof notice_id;
+    notice.kind = (char *) kind;
+    notice.at_ms = pl_now_ms ();
+    notice.case_ref = (char *) case_ref;
+    notice.consent_id = (char *) consent_id;
+    notice.event_id.data = (uint8_t *) event_id;
+    notice.event_id.len = event_id? PL_EVENT_ID_SIZE: 0;
+    notice.agency = (char *) about;
+    notice.text = (char *) text;
+    size_t size = passerelle__notice__get_packed_size (&notice);
+    uint8_t *bytes = malloc (size);
+    if (!bytes)
+        return;
+    passerelle__notice__pack (&notice, bytes);
+    crypto_hash_sha256 (hash, bytes, size);
+    pl_keys_sign (self->keys, bytes, size, signature);
+    Passerelle__Delivery delivery = PASSERELLE__DELIVERY__INIT;
+    delivery.notice.data = bytes;
+    delivery.notice.len = size;
+    delivery.notice_signature.data = signature;
+    delivery.notice_signature.len = sizeof signature;
+    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
+    msg.body_case = PASSERELLE__MESSAGE__BODY_DELIVERY;
+    msg.delivery = &delivery;
+    zframe_t *frame = pl_wire_pack (&msg);
+    if (frame)
+        s_deliver (self, agency, notice_id, hash, frame);
+    zframe_destroy (&frame);
+    free (bytes);
+    log_info ("notice %s to %s: case %s: %s", kind, agency, case_ref? case_ref: "-", text);
 }
 
 static void
 s_route (server_t *self, pl_envelope_t *envelope, const pl_agency_t *publisher,
-         Passerelle__Envelope *wire, decision_t *decisions, size_t count)
+         Passerelle__Envelope *wire, pb_decision_t *decisions, size_t count)
 {
     const Passerelle__EventHeader *header = pl_envelope_header (envelope);
     uint8_t header_hash [PL_HASH_SIZE];
@@ -344,13 +314,83 @@ s_route (server_t *self, pl_envelope_t *envelope, const pl_agency_t *publisher,
     for (size_t i = 0; frame && i < count; i++) {
         if (decisions [i].status != PASSERELLE__STATUS__STATUS_OK)
             continue;
-        const char *to = decisions [i].agency->id;
-        pb_queue_push (self->queue, to, header->event_id.data, header_hash, frame);
-        client_t *client = s_client_of_agency (self, to);
-        if (client && s_send_frame (self, client->routing_id, frame) != 0)
-            s_forget_client (self, client, "unreachable");
+        s_deliver (self, decisions [i].agency->id, header->event_id.data, header_hash, frame);
     }
     zframe_destroy (&frame);
+}
+
+static void
+s_log_decision (const char *hex, const Passerelle__EventHeader *header, const char *publisher,
+                const pb_decision_t *d)
+{
+    bool allow = d->status == PASSERELLE__STATUS__STATUS_OK;
+    log_info ("decision event %s case %s %s %s -> %s: %s %s%s%s%s%s (%s)%s", hex, header->case_ref,
+              header->event_type, publisher, d->name, allow? "allow": "deny", d->code,
+              *d->rule? " rule ": "", d->rule, *d->category? " category ": "", d->category,
+              d->reason, d->needs_review? " [review: no consent]": "");
+}
+
+//  The event passed every check on its own: consent registry, decisions,
+//  acknowledgement, delivery.
+static void
+s_accept (server_t *self, zframe_t *routing_id, const pl_agency_t *peer, pl_envelope_t *envelope,
+          Passerelle__Envelope *wire, uint64_t now)
+{
+    const Passerelle__EventHeader *header = pl_envelope_header (envelope);
+    const uint8_t *event_id = header->event_id.data;
+    char hex [PL_EVENT_ID_SIZE * 2 + 1], why [512];
+    pl_event_id_hex (event_id, hex);
+    zlist_t *notify = NULL;
+    if (pb_sharing_apply_consent (self->sharing, envelope, now, &notify, why, sizeof why) != 0) {
+        s_refuse (self, routing_id, peer, event_id, PASSERELLE__STATUS__STATUS_POLICY_DENIED, why);
+        return;
+    }
+    int type = pl_vocab_id (PL_KIND_EVENT_TYPE, header->event_type);
+    bool consent_event = type == PL_EV_CONSENT_GIVEN || type == PL_EV_CONSENT_WITHDRAWN;
+    if (consent_event)
+        log_info ("consent %s case %s by %s: %s", header->consent->consent_id, header->case_ref,
+                  peer->id, header->event_type);
+
+    pb_decision_t decisions [PL_MAX_RECIPIENTS * 2];
+    size_t count = pb_sharing_decide (self->sharing, self->directory, envelope, peer, now,
+                                      decisions, PL_MAX_RECIPIENTS * 2);
+    size_t allowed = 0;
+    for (size_t i = 0; i < count; i++) {
+        bool allow = decisions [i].status == PASSERELLE__STATUS__STATUS_OK;
+        allowed += allow;
+        self->counts.denied_recipients += !allow;
+        s_log_decision (hex, header, peer->id, &decisions [i]);
+    }
+    //  A consent change takes effect even when no one is told by this event
+    if (allowed == 0 && !consent_event) {
+        self->counts.refused++;
+        log_warn ("refuse event %s from %s: no_recipient: no recipient may receive it", hex, peer->id);
+        s_send_ack (self, routing_id, event_id, PASSERELLE__STATUS__STATUS_NO_RECIPIENT,
+                    "no recipient may receive this event", decisions, count, NULL);
+    }
+    else {
+        char warning [256];
+        zhashx_insert (self->seen, hex, "");
+        pb_sharing_record (self->sharing, envelope, decisions, count, warning, sizeof warning);
+        if (*warning)
+            log_warn ("event %s: %s", hex, warning);
+        self->counts.accepted++;
+        s_send_ack (self, routing_id, event_id, PASSERELLE__STATUS__STATUS_OK, "accepted",
+                    decisions, count, warning);
+        s_route (self, envelope, peer, wire, decisions, count);
+    }
+    //  Everyone who received data under a withdrawn consent is told at once
+    for (char *agency = notify? zlist_first (notify): NULL; agency; agency = zlist_next (notify)) {
+        if (streq (agency, peer->id))
+            continue;
+        char text [300];
+        snprintf (text, sizeof text, "consent %s on case %s was withdrawn (registered by %s); "
+                  "do not share further under it", header->consent->consent_id, header->case_ref,
+                  peer->id);
+        s_send_notice (self, agency, "consent_withdrawn", header->case_ref,
+                       header->consent->consent_id, event_id, peer->id, text);
+    }
+    zlist_destroy (&notify);
 }
 
 static void
@@ -385,45 +425,18 @@ s_handle_publish (server_t *self, zframe_t *routing_id, const pl_agency_t *peer,
         s_refuse (self, routing_id, peer, event_id, PASSERELLE__STATUS__STATUS_EXPIRED, why);
     }
     else
-    if (header->created_at_ms > now + self->config->clock_skew_ms) {
-        snprintf (why, sizeof why, "created %llu ms in the future, allowed skew %llu ms",
+    if (header->created_at_ms > now + pol_policy_clock_skew_ms (pb_sharing_policy (self->sharing))) {
+        snprintf (why, sizeof why, "created %llu ms in the future, the policy allows %llu ms",
                   (unsigned long long) (header->created_at_ms - now),
-                  (unsigned long long) self->config->clock_skew_ms);
+                  (unsigned long long) pol_policy_clock_skew_ms (pb_sharing_policy (self->sharing)));
         s_refuse (self, routing_id, peer, event_id, PASSERELLE__STATUS__STATUS_FUTURE, why);
     }
     else
     if (zhashx_lookup (self->seen, hex))
         s_refuse (self, routing_id, peer, event_id, PASSERELLE__STATUS__STATUS_DUPLICATE,
                   "this event id was already accepted (replay?)");
-    else {
-        decision_t decisions [PL_MAX_RECIPIENTS * 2];
-        size_t count = s_resolve_recipients (self, envelope, peer, decisions,
-                                             PL_MAX_RECIPIENTS * 2);
-        size_t allowed = 0;
-        for (size_t i = 0; i < count; i++) {
-            bool allow = decisions [i].status == PASSERELLE__STATUS__STATUS_OK;
-            allowed += allow;
-            self->counts.denied_recipients += !allow;
-            log_info ("decision event %s case %s %s %s -> %s: %s%s%s (%s)", hex, header->case_ref,
-                      header->event_type, peer->id, decisions [i].name, allow? "allow": "deny",
-                      allow? "": " ", allow? "": pl_status_name (decisions [i].status),
-                      decisions [i].reason);
-        }
-        if (allowed == 0) {
-            self->counts.refused++;
-            log_warn ("refuse event %s from %s: no_recipient: no recipient may receive it", hex,
-                      peer->id);
-            s_send_ack (self, routing_id, event_id, PASSERELLE__STATUS__STATUS_NO_RECIPIENT,
-                        "no recipient may receive this event", decisions, count);
-        }
-        else {
-            zhashx_insert (self->seen, hex, "");
-            self->counts.accepted++;
-            s_send_ack (self, routing_id, event_id, PASSERELLE__STATUS__STATUS_OK,
-                        "accepted", decisions, count);
-            s_route (self, envelope, peer, publish->envelope, decisions, count);
-        }
-    }
+    else
+        s_accept (self, routing_id, peer, envelope, publish->envelope, now);
     pl_envelope_destroy (&envelope);
 }
 
@@ -619,6 +632,12 @@ static void
 s_reload (server_t *self)
 {
     char err [1024];
+    if (pb_sharing_reload_policy (self->sharing, self->config->policy_path, err, sizeof err) != 0)
+        log_warn ("policy reload failed, keeping policy %s: %s",
+                  pol_policy_version (pb_sharing_policy (self->sharing)), err);
+    else
+        log_info ("policy %s loaded: %zu rules", pol_policy_version (pb_sharing_policy (self->sharing)),
+                  pol_policy_rule_count (pb_sharing_policy (self->sharing)));
     pl_directory_t *fresh = pl_directory_load (self->config->directory_path, err, sizeof err);
     if (!fresh) {
         log_warn ("directory reload failed, keeping the current directory: %s", err);
@@ -706,6 +725,7 @@ s_server_destroy (server_t *self)
     zhashx_destroy (&self->clients);
     zhashx_destroy (&self->seen);
     pb_queue_destroy (&self->queue);
+    pb_sharing_destroy (&self->sharing);
     zcert_destroy (&self->cert);
     pl_keys_destroy (&self->keys);
     pl_directory_destroy (&self->directory);
@@ -736,6 +756,10 @@ s_server_start (server_t *self)
         log_warn ("%s", err);
         return -1;
     }
+    if (!(self->sharing = pb_sharing_new (self->config->policy_path, err, sizeof err))) {
+        log_warn ("cannot load the policy: %s", err);
+        return -1;
+    }
     self->cert = zcert_new_from (pl_keys_curve_public (self->keys),
                                  pl_keys_curve_secret (self->keys));
     self->clients = zhashx_new ();
@@ -753,9 +777,11 @@ s_server_start (server_t *self)
     zloop_timer (self->loop, 1000, 0, s_expire_clients, self);
     char z85 [41];
     pl_curve_to_z85 (pl_keys_curve_public (self->keys), z85);
-    log_info ("listening on %s as %s (CURVE key %s), %zu agencies in the directory",
-              self->config->endpoint, pl_keys_id (self->keys), z85,
-              pl_directory_size (self->directory));
+    log_info ("listening on %s as %s (CURVE key %s), %zu agencies in the directory, "
+              "policy %s (%zu rules)", self->config->endpoint, pl_keys_id (self->keys), z85,
+              pl_directory_size (self->directory),
+              pol_policy_version (pb_sharing_policy (self->sharing)),
+              pol_policy_rule_count (pb_sharing_policy (self->sharing)));
     return 0;
 }
 

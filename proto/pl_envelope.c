@@ -1,8 +1,10 @@
 /*  pl_envelope: seal, verify and open case events (see pl_envelope.h).
  *
  *  The payload AEAD uses the event id as associated data, and the header
- *  carries the SHA-256 of the ciphertext under the publisher's signature, so
- *  neither the payload nor a sealed key can be moved to another event.  */
+ *  carries, under the publisher's signature, a SHA-256 over the nonce, the
+ *  ciphertext and every sealed key, plus a commitment to the payload key:
+ *  nothing can be changed or moved to another event in transit, and every
+ *  recipient decrypts the same content.  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,7 @@ static const char *s_err_names [PL_ERR_COUNT] = {
     [PL_ERR_BAD_VERSION]    = "unsupported protocol version",
     [PL_ERR_BAD_FIELD]      = "invalid header field",
     [PL_ERR_BAD_SIGNATURE]  = "bad signature (header or signature altered, or wrong key)",
-    [PL_ERR_PAYLOAD_HASH]   = "payload or sealed keys do not match the header's hash",
+    [PL_ERR_PAYLOAD_HASH]   = "nonce, payload or sealed keys do not match the header's hash",
     [PL_ERR_NOT_RECIPIENT]  = "no key sealed for this recipient",
     [PL_ERR_KEY_UNSEAL]     = "sealed key does not open",
     [PL_ERR_DECRYPT]        = "payload does not decrypt",
@@ -226,7 +228,11 @@ pl_header_check (const Passerelle__EventHeader *h, char *why, size_t why_size)
             if (strcmp (h->to_agencies [i], h->to_agencies [k]) == 0)
                 return s_bad (PL_ERR_BAD_FIELD, why, why_size, "to_agencies: '%.64s' listed twice",
                               h->to_agencies [i]);
-    if (h->n_to_agencies == 0 && h->n_to_roles == 0)
+    //  Consent events are addressed to the broker's consent registry; all
+    //  others need someone to go to
+    int kind = pl_vocab_id (PL_KIND_EVENT_TYPE, h->event_type);
+    if (h->n_to_agencies == 0 && h->n_to_roles == 0
+    &&  kind != PL_EV_CONSENT_GIVEN && kind != PL_EV_CONSENT_WITHDRAWN)
         return s_bad (PL_ERR_BAD_FIELD, why, why_size, "no recipient: to_agencies and to_roles "
                       "are both empty");
     if (h->supersedes.len != 0 && h->supersedes.len != PL_EVENT_ID_SIZE)
@@ -320,6 +326,12 @@ pl_envelope_seal (pl_keys_t *publisher, Passerelle__EventHeader *header,
             err = s_bad (PL_ERR_BAD_FIELD, why, why_size, "recipient %zu: invalid id or key", i);
             goto done;
         }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp (recipients [k].id, recipients [i].id) == 0) {
+                err = s_bad (PL_ERR_BAD_FIELD, why, why_size, "recipient %s listed twice",
+                             recipients [i].id);
+                goto done;
+            }
         crypto_box_seal (sealed + i * SEALED_SIZE, key, sizeof key, curve);
         passerelle__sealed_key__init (&keys [i]);
         keys [i].recipient = (char *) recipients [i].id;

@@ -31,6 +31,7 @@ struct _pe_net_t {
     char dir [256];
     char bin [1024];
     char tools [1024];
+    char policy [1024];
     char endpoint [64];
     pid_t broker_pid;
     agency_t agencies [MAX_AGENCIES];
@@ -236,6 +237,9 @@ pe_net_new (void)
     const char *tools = getenv ("PASSERELLE_TOOLS");
     snprintf (self->bin, sizeof self->bin, "%s", bin? bin: "build/bin");
     snprintf (self->tools, sizeof self->tools, "%s", tools? tools: "build/tests/tools");
+    const char *policy = getenv ("PASSERELLE_POLICY");
+    if (!realpath (policy? policy: "policy/move.cfg", self->policy))
+        snprintf (self->policy, sizeof self->policy, "%s", policy? policy: "policy/move.cfg");
     snprintf (self->dir, sizeof self->dir, "/tmp/passerelle-e2e.XXXXXX");
     if (!mkdtemp (self->dir)) {
         free (self);
@@ -364,8 +368,8 @@ pe_net_start_broker (pe_net_t *self, const char *extra)
     char path [1100], text [2048], log [1100], bin [1100];
     snprintf (path, sizeof path, "%s/broker.cfg", self->dir);
     snprintf (text, sizeof text, "broker\n    key = broker.key\n    endpoint = %s\n"
-              "    directory = directory.cfg\n    state = broker-state\n%s",
-              self->endpoint, extra? extra: "");
+              "    directory = directory.cfg\n    policy = %s\n    state = broker-state\n%s",
+              self->endpoint, self->policy, extra? extra: "");
     if (s_write_file (path, text) != 0)
         return -1;
     snprintf (log, sizeof log, "%s/broker.log", self->dir);

@@ -22,13 +22,13 @@ s_paris (const char *broker_extra)
     ck_assert_int_eq (pe_net_add_agency (net, "police-paris", "police", "paris", true), 0);
     ck_assert_int_eq (pe_net_add_agency (net, "pp-paris", "perpetrator_programme", "paris", true), 0);
     ck_assert_int_eq (pe_net_add_agency (net, "ss-paris", "social_services", "paris", true), 0);
-    ck_assert_int_eq (pe_net_add_agency (net, "ss-lyon", "social_services", "lyon", true), 0);
+    ck_assert_int_eq (pe_net_add_agency (net, "pp-lyon", "perpetrator_programme", "lyon", true), 0);
     ck_assert_int_eq (pe_net_write_directory (net, NULL), 0);
     ck_assert_int_eq (pe_net_start_broker (net, broker_extra), 0);
     ck_assert_int_eq (pe_net_start_agent (net, "police-paris", true), 0);
     ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
     ck_assert_int_eq (pe_net_start_agent (net, "ss-paris", true), 0);
-    ck_assert_int_eq (pe_net_start_agent (net, "ss-lyon", true), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "pp-lyon", true), 0);
     return net;
 }
 
@@ -80,7 +80,7 @@ START_TEST (a_published_event_reaches_only_the_addressed_agency_decrypted)
     ck_assert_ptr_nonnull (strstr (inbox, "\"case\":\"C-2026-0042\""));
     free (inbox);
     //  Nobody else got anything, and the broker never saw the plaintext
-    for (const char **id = (const char *[]) { "ss-paris", "ss-lyon", "police-paris", NULL }; *id; id++) {
+    for (const char **id = (const char *[]) { "ss-paris", "pp-lyon", "police-paris", NULL }; *id; id++) {
         r = pe_net_cli (net, *id, NULL, "inbox", "--json", NULL);
         ck_assert_int_eq (r.status, 0);
         ck_assert_msg (strlen (r.out) == 0, "%s received: %s", *id, r.out);
@@ -98,15 +98,15 @@ END_TEST
 START_TEST (role_addressing_stays_inside_the_publishers_network)
 {
     pe_net_t *net = s_paris (NULL);
-    pe_result_t r = s_publish_to (net, "police-paris", "--to-role", "social_services", SECRET);
+    pe_result_t r = s_publish_to (net, "police-paris", "--to-role", "perpetrator_programme", SECRET);
     ck_assert_msg (r.status == 0, "publish exit %d: %s%s", r.status, r.out, r.err);
-    ck_assert_ptr_nonnull (strstr (r.out, "-> ss-paris: allow"));
-    ck_assert_ptr_null (strstr (r.out, "ss-lyon"));
+    ck_assert_ptr_nonnull (strstr (r.out, "-> pp-paris: allow"));
+    ck_assert_ptr_null (strstr (r.out, "pp-lyon"));
     pe_result_free (&r);
-    char *inbox = s_inbox_with (net, "ss-paris", "SECRET-REFERRAL-7731", 5000);
+    char *inbox = s_inbox_with (net, "pp-paris", "SECRET-REFERRAL-7731", 5000);
     ck_assert_ptr_nonnull (strstr (inbox, "SECRET-REFERRAL-7731"));
     free (inbox);
-    r = pe_net_cli (net, "ss-lyon", NULL, "inbox", "--json", NULL);
+    r = pe_net_cli (net, "pp-lyon", NULL, "inbox", "--json", NULL);
     ck_assert_str_eq (r.out, "");
     pe_result_free (&r);
     pe_net_destroy (&net);
@@ -162,16 +162,16 @@ END_TEST
 START_TEST (publishing_under_another_agencys_id_is_refused)
 {
     pe_net_t *net = s_paris (NULL);
-    pe_result_t r = pe_net_forge (net, "police-paris", "impersonate", "ss-paris",
-                                  "--as", "pp-paris", NULL);
-    ck_assert_msg (strncmp (r.out, "publisher_mismatch: authenticated as police-paris, cannot "
-                   "publish as pp-paris", 70) == 0, "forge said: %s", r.out);
+    pe_result_t r = pe_net_forge (net, "ss-paris", "impersonate", "pp-paris",
+                                  "--as", "police-paris", NULL);
+    ck_assert_msg (strncmp (r.out, "publisher_mismatch: authenticated as ss-paris, cannot "
+                   "publish as police-paris", 70) == 0, "forge said: %s", r.out);
     pe_result_free (&r);
     ck_assert (pe_net_wait_log (net, "broker", "refuse event", 2000));
     char *log = pe_net_log (net, "broker");
-    ck_assert_ptr_nonnull (strstr (log, "from police-paris: publisher_mismatch"));
+    ck_assert_ptr_nonnull (strstr (log, "from ss-paris: publisher_mismatch"));
     free (log);
-    r = pe_net_cli (net, "ss-paris", NULL, "inbox", "--json", NULL);
+    r = pe_net_cli (net, "pp-paris", NULL, "inbox", "--json", NULL);
     ck_assert_str_eq (r.out, "");
     pe_result_free (&r);
     pe_net_destroy (&net);
@@ -181,10 +181,10 @@ END_TEST
 START_TEST (a_forged_signature_and_a_replay_are_refused)
 {
     pe_net_t *net = s_paris (NULL);
-    pe_result_t r = pe_net_forge (net, "police-paris", "badsig", "ss-paris", NULL);
+    pe_result_t r = pe_net_forge (net, "police-paris", "badsig", "pp-paris", NULL);
     ck_assert_msg (strncmp (r.out, "bad_signature:", 14) == 0, "forge said: %s", r.out);
     pe_result_free (&r);
-    r = pe_net_forge (net, "police-paris", "replay", "ss-paris", NULL);
+    r = pe_net_forge (net, "police-paris", "replay", "pp-paris", NULL);
     ck_assert_msg (strncmp (r.out, "ok: accepted\nduplicate: ", 24) == 0, "forge said: %s", r.out);
     pe_result_free (&r);
     pe_net_destroy (&net);
@@ -210,10 +210,10 @@ START_TEST (malformed_and_oversized_messages_are_refused_and_others_still_served
     ck_assert_str_eq (r.out, "no answer\n");
     pe_result_free (&r);
     //  ... and everyone else is still served
-    r = s_publish_to (net, "pp-paris", "--to", "ss-paris", SECRET);
+    r = s_publish_to (net, "police-paris", "--to", "pp-paris", SECRET);
     ck_assert_msg (r.status == 0, "publish after abuse: exit %d: %s%s", r.status, r.out, r.err);
     pe_result_free (&r);
-    char *inbox = s_inbox_with (net, "ss-paris", "SECRET-REFERRAL-7731", 5000);
+    char *inbox = s_inbox_with (net, "pp-paris", "SECRET-REFERRAL-7731", 5000);
     ck_assert_ptr_nonnull (strstr (inbox, "SECRET-REFERRAL-7731"));
     free (inbox);
     pe_net_destroy (&net);
@@ -261,7 +261,7 @@ START_TEST (bad_files_and_bad_requests_get_clear_errors)
     //  A config with an unknown setting: file, line and what was expected
     ck_assert_int_eq (pe_net_start_broker (net, "    colour = blue\n"), -1);
     char *log = pe_net_log (net, "broker");
-    ck_assert_msg (strstr (log, "broker.cfg:6: unknown setting 'colour' in 'broker'"), "%s", log);
+    ck_assert_msg (strstr (log, "broker.cfg:7: unknown setting 'colour' in 'broker'"), "%s", log);
     free (log);
     ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
     //  A secret key readable by others is refused, naming the fix

@@ -110,17 +110,19 @@ s_hello (zsock_t *dealer, const char *id)
 static Passerelle__Envelope *
 s_envelope (pl_keys_t *signer, const options_t *opt)
 {
-    char *to [1] = { (char *) opt->to }, *categories [1] = { "case_summary" };
+    //  A referral the shipped policy lets the police send to a perpetrator
+    //  programme: only the forgery itself should be what gets refused
+    char *to [1] = { (char *) opt->to }, *categories [2] = { "identity", "referral" };
     Passerelle__EventHeader header = PASSERELLE__EVENT_HEADER__INIT;
     header.case_ref = "FORGED-1";
-    header.event_type = "case_update";
+    header.event_type = "referral";
     header.sequence = 1;
     header.created_at_ms = pl_now_ms ();
     header.valid_until_ms = header.created_at_ms + 3600000;
     header.categories = categories;
-    header.n_categories = 1;
-    header.purpose = "case_coordination";
-    header.legal_basis = "public_task";
+    header.n_categories = 2;
+    header.purpose = "referral";
+    header.legal_basis = "legal_obligation";
     header.justification = "forged by passerelle-forge";
     header.to_agencies = to;
     header.n_to_agencies = 1;

@@ -1,0 +1,59 @@
+/*  pb_sharing: what the broker knows that decides a share, and the decisions.
+ *
+ *  Owns the policy (policy/), the consent registry, each publisher's sequence
+ *  numbers, who is part of which case, and who published and received each
+ *  event (so a correction reaches everyone who got the original). For one
+ *  event it lists the candidate recipients (named agencies, role holders in
+ *  the publisher's network, and for a correction the original recipients),
+ *  and asks the policy about each, with every fact filled in. After the
+ *  broker accepts the event, pb_sharing_record remembers what it changes.
+ *  In memory for now; the LMDB store persists the same facts (issue 4).  */
+#ifndef PB_SHARING_H_INCLUDED
+#define PB_SHARING_H_INCLUDED
+
+#include <czmq.h>
+#include "pl_directory.h"
+#include "pl_envelope.h"
+#include "pol_policy.h"
+
+typedef struct _pb_sharing_t pb_sharing_t;
+
+typedef struct {
+    const pl_agency_t *agency;      //  NULL when the name resolved to nobody
+    char name [PL_ID_MAX + 32];     //  agency id, or "role:ROLE" when unresolved
+    Passerelle__Status status;      //  OK, or why not
+    const char *code;               //  stable reason code (policy or wire status)
+    const char *rule;               //  deciding rule id, or ""
+    const char *category;           //  category a denial is about, or ""
+    bool needs_review;              //  allowed without consent: flag for the DPO
+    char reason [256];              //  readable
+} pb_decision_t;
+
+pb_sharing_t *pb_sharing_new (const char *policy_path, char *err, size_t err_size);
+void pb_sharing_destroy (pb_sharing_t **self_p);
+
+/*  Re-read the policy; a bad file keeps the current one (err says why).  */
+int pb_sharing_reload_policy (pb_sharing_t *self, const char *path, char *err, size_t err_size);
+const pol_policy_t *pb_sharing_policy (pb_sharing_t *self);
+
+/*  Consent events change the registry before anything is decided: a
+ *  consent_given registers (or renews) the scope, a consent_withdrawn ends
+ *  it. Returns 0, or -1 with why (the event is then refused). On withdrawal
+ *  *notify_p receives the agencies to tell (caller destroys).  */
+int pb_sharing_apply_consent (pb_sharing_t *self, pl_envelope_t *envelope, uint64_t now_ms,
+                              zlist_t **notify_p, char *why, size_t why_size);
+
+/*  Decide every candidate recipient of an event. Returns how many
+ *  decisions were written (at most max).  */
+size_t pb_sharing_decide (pb_sharing_t *self, pl_directory_t *directory, pl_envelope_t *envelope,
+                          const pl_agency_t *publisher, uint64_t now_ms,
+                          pb_decision_t *decisions, size_t max);
+
+/*  After acceptance: case membership, originals for corrections, shares
+ *  under consent, and the publisher's sequence. Writes a warning for the
+ *  publisher into warning (empty if none) when numbers are missing.  */
+void pb_sharing_record (pb_sharing_t *self, pl_envelope_t *envelope,
+                        const pb_decision_t *decisions, size_t count,
+                        char *warning, size_t warning_size);
+
+#endif

@@ -1,0 +1,75 @@
+/*  pb_store_int: what the pb_store*.c files share and nothing else sees.
+ *
+ *  The store's struct, the one batch it may have open, and the small
+ *  helpers every part uses: turning an LMDB return code into a message that
+ *  names the operation (and into PB_STORE_FULL for MDB_MAP_FULL), spoiling
+ *  a batch on the first LMDB failure, big-endian keys, name checks, and the
+ *  choice of transaction a read runs in (the open batch's, or its own).  */
+#ifndef PB_STORE_INT_H_INCLUDED
+#define PB_STORE_INT_H_INCLUDED
+
+#include <lmdb.h>
+#include "pb_store.h"
+#include "pl_merkle.h"
+
+struct _pb_batch_t {
+    pb_store_t *store;
+    MDB_txn *txn;
+    int failed;                     //  0, or the code that spoilt the batch
+    size_t bytes;                   //  key + value bytes written: space estimate
+};
+
+struct _pb_store_t {
+    MDB_env *env;
+    bool read_only;
+    MDB_dbi meta, log, merkle, events, case_idx, agency_idx,
+            queue, queue_ev, queue_due, consents, cases, seq, checkpoints;
+    pl_merkle_t *tree;
+    uint64_t committed_size;        //  log size as of the last commit
+    MDB_txn *txn;                   //  the txn Merkle node reads/writes use now
+    uint64_t merkle_reads;
+    pb_batch_t batch;
+    bool batch_open;
+    size_t page_size, map_size, used_bytes, high_water_bytes, limit_bytes;
+    char error [512];
+};
+
+//  Record a failure reason (printf-style); returns -1.
+int pb_store_fail (pb_store_t *self, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+//  Record "op: LMDB's message"; PB_STORE_FULL for MDB_MAP_FULL, else -1.
+int pb_store_lmdb_fail (pb_store_t *self, int rc, const char *op);
+
+//  0 if the batch may go on, else its failure code (and a reason).
+int pb_batch_usable (pb_batch_t *self);
+//  Spoil the batch with an LMDB failure; returns the code.
+int pb_batch_lmdb_fail (pb_batch_t *self, int rc, const char *op);
+//  Put / delete in the batch, spoiling it on failure. del: 0, 1 absent, <0.
+int pb_batch_put (pb_batch_t *self, MDB_dbi dbi, const void *key, size_t ksize,
+                  const void *val, size_t vsize, unsigned flags, const char *op);
+int pb_batch_del (pb_batch_t *self, MDB_dbi dbi, const void *key, size_t ksize,
+                  const void *val, size_t vsize, const char *op);
+//  0 while extra more bytes would fit under the publish limit, else
+//  PB_STORE_NO_ROOM with a reason (the batch stays usable).
+int pb_batch_room (pb_batch_t *self, size_t extra);
+
+//  A transaction to read in: the open batch's, or a fresh read-only one
+//  (which also brings a read-only handle's tree up to the writer's size).
+int pb_store_read_begin (pb_store_t *self, MDB_txn **txn);
+void pb_store_read_end (pb_store_t *self, MDB_txn *txn);
+
+//  meta counters: a missing key reads as 0.
+int pb_store_meta_get_u64 (pb_store_t *self, MDB_txn *txn, const void *key, size_t ksize,
+                           uint64_t *value);
+int pb_batch_meta_add (pb_batch_t *self, const void *key, size_t ksize, int64_t delta);
+
+void pb_put_be64 (uint8_t *out, uint64_t value);
+uint64_t pb_get_be64 (const uint8_t *in);
+
+//  Length of a usable name (1..PB_STORE_NAME_MAX bytes), else 0 with a
+//  reason naming what (e.g. "agency").
+size_t pb_store_name_len (pb_store_t *self, const char *name, const char *what);
+//  Check an event id's size (1..PB_STORE_EVENT_ID_MAX): 0 or -1.
+int pb_store_event_id_ok (pb_store_t *self, const uint8_t *id, size_t size);
+
+#endif
