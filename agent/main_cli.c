@@ -208,6 +208,8 @@ s_publish_help (void)
             "  Prints the event id and the broker's decision for each recipient.\n"
             "  Basis 'consent' needs --consent; any other basis needs --justification.\n"
             "  --to-role resolves within this agency's own network only.\n"
+            "  --type correction --supersedes ID goes to everyone who received ID (add --to\n"
+            "  for more); only the original publisher may correct.\n"
             "  --valid-for defaults to 30d (e.g. 90m, 12h, 7d).\n"
             "exit: 0 accepted, 3 refused, 4 not connected or no answer (retry), 2 agent unreachable\n");
 }
@@ -353,6 +355,8 @@ s_consent (pa_client_t **client_p, const char *config, const char *socket, int a
         }
     }
     json_t *id = json_object_get (scope, "consent_id");
+    char consent_id [PL_MAX_CASE_REF + 1];
+    snprintf (consent_id, sizeof consent_id, "%s", id? json_string_value (id): "");
     if (!case_ref || !id || !json_object_get (scope, "subject")
     ||  (give && (!json_object_get (scope, "categories") || !json_object_get (scope, "recipient_roles")
                   || !json_object_get (scope, "purposes")))) {
@@ -377,7 +381,7 @@ s_consent (pa_client_t **client_p, const char *config, const char *socket, int a
         "categories", categories? categories: json_pack ("[s]", "case_summary"),
         "purpose", purposes && json_array_size (purposes)?
                    json_string_value (json_array_get (purposes, 0)): "case_coordination",
-        "basis", "consent", "consent", json_string_value (id), "consent_scope", scope);
+        "basis", "consent", "consent", consent_id, "consent_scope", scope);
     json_decref (scope);
     int code;
     if (!request) 
@@ -402,7 +406,7 @@ s_consent (pa_client_t **client_p, const char *config, const char *socket, int a
         free (text);
     }
     else
-        printf ("consent %s on case %s %s%s%s\n", json_string_value (id), case_ref,
+        printf ("consent %s on case %s %s%s%s\n", consent_id, case_ref,
                 accepted? (give? "registered": "withdrawn"): "refused: ",
                 accepted? "": json_string_value (json_object_get (reply, "status")),
                 accepted? "": "");

@@ -269,7 +269,12 @@ pa_publish_from_json (json_t *request, uint64_t now_ms, char *err, size_t err_si
         snprintf (err, err_size, "a %s event needs 'consent_scope'", h->event_type);
         goto fail;
     }
-    if (h->n_to_agencies == 0 && h->n_to_roles == 0 && !consent_event) {
+    bool correction = strcmp (h->event_type, "correction") == 0;
+    if (correction && !supersedes) {
+        snprintf (err, err_size, "a correction needs 'supersedes' (the event id it corrects)");
+        goto fail;
+    }
+    if (h->n_to_agencies == 0 && h->n_to_roles == 0 && !consent_event && !correction) {
         snprintf (err, err_size, "no recipient: give 'to' (agency ids) and/or 'to_roles'");
         goto fail;
     }

@@ -228,10 +228,11 @@ pl_header_check (const Passerelle__EventHeader *h, char *why, size_t why_size)
             if (strcmp (h->to_agencies [i], h->to_agencies [k]) == 0)
                 return s_bad (PL_ERR_BAD_FIELD, why, why_size, "to_agencies: '%.64s' listed twice",
                               h->to_agencies [i]);
-    //  Consent events are addressed to the broker's consent registry; all
+    //  Consent events are addressed to the broker's consent registry, and a
+    //  correction goes at least to everyone who received the original; all
     //  others need someone to go to
     int kind = pl_vocab_id (PL_KIND_EVENT_TYPE, h->event_type);
-    if (h->n_to_agencies == 0 && h->n_to_roles == 0
+    if (h->n_to_agencies == 0 && h->n_to_roles == 0 && kind != PL_EV_CORRECTION
     &&  kind != PL_EV_CONSENT_GIVEN && kind != PL_EV_CONSENT_WITHDRAWN)
         return s_bad (PL_ERR_BAD_FIELD, why, why_size, "no recipient: to_agencies and to_roles "
                       "are both empty");

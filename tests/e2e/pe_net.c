@@ -252,7 +252,12 @@ pe_net_new (void)
     pe_result_t r = pe_run (argv, NULL, 10000);
     int status = r.status;
     pe_result_free (&r);
-    if (status != 0) {
+    //  Each network gets its own copy of the policy, so a test may change it
+    char *policy_text = s_read_file (self->policy);
+    snprintf (self->policy, sizeof self->policy, "%s/policy.cfg", self->dir);
+    int copied = *policy_text? s_write_file (self->policy, policy_text): -1;
+    free (policy_text);
+    if (status != 0 || copied != 0) {
         pe_net_destroy (&self);
         return NULL;
     }

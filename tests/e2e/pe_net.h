@@ -2,8 +2,9 @@
  *
  *  A temporary folder, a broker key, agencies made with the real
  *  `passerelle keygen`, a directory, a broker on a free 127.0.0.1 port and
- *  one agent per agency, all started from PASSERELLE_BIN, the broker with the
- *  shipped policy (PASSERELLE_POLICY, default policy/move.cfg). Tests then drive
+ *  one agent per agency, all started from PASSERELLE_BIN, the broker with a
+ *  copy (policy.cfg in the folder) of the shipped policy (PASSERELLE_POLICY,
+ *  default policy/move.cfg). Tests then drive
  *  it exactly as a user would: CLI commands, their output and exit codes,
  *  and the daemons' logs. Everything is killed and removed on destroy.  */
 #ifndef PE_NET_H_INCLUDED
