@@ -190,7 +190,10 @@ s_print_decisions (json_t *reply)
             printf (", category %s", category);
         if (rule && *rule)
             printf (" (rule %s)", rule);
-        printf (": %s\n", json_string_value (json_object_get (d, "reason")));
+        if (allowed)
+            printf ("\n");
+        else
+            printf (": %s\n", json_string_value (json_object_get (d, "reason")));
     }
     json_array_foreach (json_object_get (reply, "warnings"), index, d)
         printf ("  warning: %s\n", json_string_value (d));
