@@ -1,0 +1,425 @@
+/*  pb_store_log: the sharing log and the event-id index in pb_store.
+ *
+ *  The log database maps an 8-byte big-endian index to the LogEntry bytes
+ *  exactly as the broker serialised them; its leaf hash goes into the
+ *  Merkle tree (pl_merkle over the merkle database) in the same batch. Two
+ *  dup-sorted indexes, case_ref -> index and agency -> index, answer the
+ *  auditor's case and agency questions without scanning the log.
+ *
+ *  The events database maps an event id to who published it, its log
+ *  index, what it supersedes and where it went: replay refusal and
+ *  corrections read it.  */
+#include <stdlib.h>
+#include <string.h>
+#include "pb_store_int.h"
+#include "passerelle.pb-c.h"
+
+//  --------------------------------------------------------------------------
+//  Appending
+
+//  Index the entry under name (a case_ref or an agency) unless empty.
+static int
+s_index (pb_batch_t *self, MDB_dbi dbi, const char *name, const uint8_t *index_be,
+         const char *op)
+{
+    size_t len = name? strlen (name): 0;
+    if (len == 0)
+        return 0;
+    if (len > PB_STORE_NAME_MAX)
+        return pb_store_fail (self->store, "log entry: %s of %zu bytes (at most %d)",
+                              op, len, PB_STORE_NAME_MAX);
+    return pb_batch_put (self, dbi, name, len, index_be, 8, 0, op);
+}
+
+//  The agencies an entry names: publisher, agency, each decision's recipient
+static const char *
+s_agency_at (const Passerelle__LogEntry *le, size_t i)
+{
+    const char *name = i == 0? le->publisher: i == 1? le->agency: le->decisions [i - 2]->recipient;
+    return name? name: "";
+}
+
+int
+pb_batch_log_append (pb_batch_t *self, const uint8_t *entry, size_t size, uint64_t *index)
+{
+    if (pb_batch_usable (self))
+        return pb_batch_usable (self);
+    pb_store_t *store = self->store;
+    //  Parse first: nothing is written for bytes that are not a LogEntry
+    Passerelle__LogEntry *le = entry && size
+        ? passerelle__log_entry__unpack (NULL, size, entry): NULL;
+    if (!le)
+        return pb_store_fail (store, "log append: not a serialised LogEntry (%zu bytes)", size);
+    //  Check every name before the first write, so a bad entry leaves the
+    //  batch as it was
+    int rc = 0;
+    const char *names [3] = { le->publisher, le->agency, le->case_ref };
+    for (int i = 0; i < 3 && rc == 0; i++)
+        if (names [i] && strlen (names [i]) > PB_STORE_NAME_MAX)
+            rc = pb_store_fail (store, "log append: a name of %zu bytes (at most %d)",
+                                strlen (names [i]), PB_STORE_NAME_MAX);
+    for (size_t i = 0; i < le->n_decisions && rc == 0; i++)
+        if (le->decisions [i]->recipient
+        &&  strlen (le->decisions [i]->recipient) > PB_STORE_NAME_MAX)
+            rc = pb_store_fail (store, "log append: a recipient of %zu bytes (at most %d)",
+                                strlen (le->decisions [i]->recipient), PB_STORE_NAME_MAX);
+    uint64_t at = pl_merkle_size (store->tree);
+    uint8_t key [8];
+    pb_put_be64 (key, at);
+    //  MDB_APPEND: indexes only grow, so LMDB may skip the search and fill pages
+    if (rc == 0)
+        rc = pb_batch_put (self, store->log, key, 8, entry, size, MDB_APPEND, "append log entry");
+    if (rc == 0 && pl_merkle_append_data (store->tree, entry, size, NULL) != 0)
+        rc = self->failed? self->failed: pb_store_fail (store, "append Merkle leaf: failed");
+    if (rc == 0)
+        rc = s_index (self, store->case_idx, le->case_ref, key, "index log by case");
+    //  Every agency the entry names, once each
+    for (size_t i = 0; i < 2 + le->n_decisions && rc == 0; i++) {
+        bool again = false;
+        for (size_t j = 0; j < i && !again; j++)
+            again = strcmp (s_agency_at (le, i), s_agency_at (le, j)) == 0;
+        if (!again)
+            rc = s_index (self, store->agency_idx, s_agency_at (le, i), key,
+                          "index log by agency");
+    }
+    passerelle__log_entry__free_unpacked (le, NULL);
+    //  A failure after the first write spoils the batch: it cannot be undone
+    //  piecemeal, and the tree has moved on
+    if (rc && pl_merkle_size (store->tree) != at && self->failed == 0)
+        self->failed = -1;
+    if (rc == 0 && index)
+        *index = at;
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Reading
+
+int
+pb_store_log_root (pb_store_t *self, uint64_t *size, uint8_t *root)
+{
+    MDB_txn *txn;
+    if (pb_store_read_begin (self, &txn))
+        return -1;
+    *size = pl_merkle_size (self->tree);
+    pl_merkle_root (self->tree, root);
+    pb_store_read_end (self, txn);
+    return 0;
+}
+
+uint64_t
+pb_store_log_size (pb_store_t *self)
+{
+    uint64_t size = 0;
+    uint8_t root [PL_MERKLE_HASH_SIZE];
+    pb_store_log_root (self, &size, root);
+    return size;
+}
+
+//  Run a pl_merkle read in a read transaction
+#define WITH_TREE(self, call)                                           \
+    do {                                                                \
+        MDB_txn *txn_;                                                  \
+        if (pb_store_read_begin (self, &txn_))                          \
+            return -1;                                                  \
+        int rc_ = (call);                                               \
+        pb_store_read_end (self, txn_);                                 \
+        if (rc_)                                                        \
+            return pb_store_fail (self, "%s: not in the tree or unreadable", #call); \
+        return 0;                                                       \
+    } while (0)
+
+int
+pb_store_log_root_at (pb_store_t *self, uint64_t size, uint8_t *root)
+{
+    WITH_TREE (self, pl_merkle_root_at (self->tree, size, root));
+}
+
+int
+pb_store_inclusion_proof (pb_store_t *self, uint64_t index, uint64_t size,
+                          uint8_t *proof, size_t *proof_len)
+{
+    WITH_TREE (self, pl_merkle_inclusion_proof (self->tree, index, size, proof, proof_len));
+}
+
+int
+pb_store_consistency_proof (pb_store_t *self, uint64_t size1, uint64_t size2,
+                            uint8_t *proof, size_t *proof_len)
+{
+    WITH_TREE (self, pl_merkle_consistency_proof (self->tree, size1, size2, proof, proof_len));
+}
+
+uint64_t
+pb_store_merkle_reads (pb_store_t *self)
+{
+    return self->merkle_reads;
+}
+
+int
+pb_store_log_entry (pb_store_t *self, uint64_t index, uint8_t **entry, size_t *size)
+{
+    MDB_txn *txn;
+    if (pb_store_read_begin (self, &txn))
+        return -1;
+    uint8_t key [8];
+    pb_put_be64 (key, index);
+    MDB_val k = { 8, key }, v;
+    int rc = mdb_get (txn, self->log, &k, &v);
+    int result = 0;
+    if (rc == MDB_NOTFOUND)
+        result = 1;
+    else
+    if (rc)
+        result = pb_store_lmdb_fail (self, rc, "read log entry");
+    else
+    if (!(*entry = malloc (v.mv_size? v.mv_size: 1)))
+        result = pb_store_fail (self, "read log entry: out of memory");
+    else {
+        memcpy (*entry, v.mv_data, v.mv_size);
+        *size = v.mv_size;
+    }
+    pb_store_read_end (self, txn);
+    return result;
+}
+
+int
+pb_store_log_range (pb_store_t *self, uint64_t from, uint64_t to,
+                    pb_store_entry_fn *fn, void *arg)
+{
+    MDB_txn *txn;
+    if (pb_store_read_begin (self, &txn))
+        return -1;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn, self->log, &cursor);
+    if (rc) {
+        pb_store_read_end (self, txn);
+        return pb_store_lmdb_fail (self, rc, "open log cursor");
+    }
+    uint8_t key [8];
+    pb_put_be64 (key, from);
+    MDB_val k = { 8, key }, v;
+    int result = 0;
+    for (rc = mdb_cursor_get (cursor, &k, &v, MDB_SET_RANGE); rc == 0 && result == 0;
+         rc = mdb_cursor_get (cursor, &k, &v, MDB_NEXT)) {
+        uint64_t index = pb_get_be64 (k.mv_data);
+        if (index >= to)
+            break;
+        result = fn (index, v.mv_data, v.mv_size, arg);
+    }
+    if (rc && rc != MDB_NOTFOUND && result == 0)
+        result = pb_store_lmdb_fail (self, rc, "walk log");
+    mdb_cursor_close (cursor);
+    pb_store_read_end (self, txn);
+    return result;
+}
+
+//  Entries listed under name in a dup-sorted index, index >= from
+static int
+s_walk_index (pb_store_t *self, MDB_dbi dbi, const char *name, uint64_t from,
+              pb_store_entry_fn *fn, void *arg, const char *what)
+{
+    size_t len = pb_store_name_len (self, name, what);
+    if (!len)
+        return -1;
+    MDB_txn *txn;
+    if (pb_store_read_begin (self, &txn))
+        return -1;
+    MDB_cursor *index_cursor = NULL, *log_cursor = NULL;
+    int rc = mdb_cursor_open (txn, dbi, &index_cursor);
+    if (rc == 0)
+        rc = mdb_cursor_open (txn, self->log, &log_cursor);
+    int result = rc? pb_store_lmdb_fail (self, rc, "open index cursor"): 0;
+    uint8_t from_be [8];
+    pb_put_be64 (from_be, from);
+    MDB_val k = { len, (void *) name }, v = { 8, from_be };
+    //  GET_BOTH_RANGE: the first index >= from under this name
+    if (result == 0)
+        rc = mdb_cursor_get (index_cursor, &k, &v, MDB_GET_BOTH_RANGE);
+    for (; result == 0 && rc == 0; rc = mdb_cursor_get (index_cursor, &k, &v, MDB_NEXT_DUP)) {
+        MDB_val lk = { 8, v.mv_data }, lv;
+        int lrc = mdb_cursor_get (log_cursor, &lk, &lv, MDB_SET_KEY);
+        if (lrc) {
+            result = pb_store_lmdb_fail (self, lrc, "read indexed log entry");
+            break;
+        }
+        result = fn (pb_get_be64 (v.mv_data), lv.mv_data, lv.mv_size, arg);
+    }
+    if (result == 0 && rc && rc != MDB_NOTFOUND)
+        result = pb_store_lmdb_fail (self, rc, "walk index");
+    if (log_cursor)
+        mdb_cursor_close (log_cursor);
+    if (index_cursor)
+        mdb_cursor_close (index_cursor);
+    pb_store_read_end (self, txn);
+    return result;
+}
+
+int
+pb_store_log_case (pb_store_t *self, const char *case_ref, uint64_t from,
+                   pb_store_entry_fn *fn, void *arg)
+{
+    return s_walk_index (self, self->case_idx, case_ref, from, fn, arg, "case_ref");
+}
+
+int
+pb_store_log_agency (pb_store_t *self, const char *agency, uint64_t from,
+                     pb_store_entry_fn *fn, void *arg)
+{
+    return s_walk_index (self, self->agency_idx, agency, from, fn, arg, "agency");
+}
+
+//  --------------------------------------------------------------------------
+//  Event ids. Value: log index (8, BE), publisher (1 + n), supersedes
+//  (1 + n), recipient count (2, BE), each recipient (1 + n).
+
+int
+pb_batch_event_seen (pb_batch_t *self, const uint8_t *event_id, size_t id_size)
+{
+    if (pb_batch_usable (self) || pb_store_event_id_ok (self->store, event_id, id_size))
+        return -1;
+    MDB_val k = { id_size, (void *) event_id }, v;
+    int rc = mdb_get (self->txn, self->store->events, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return pb_batch_lmdb_fail (self, rc, "look up event id");
+    return 1;
+}
+
+int
+pb_batch_event_record (pb_batch_t *self, const uint8_t *event_id, size_t id_size,
+                       const char *publisher, uint64_t log_index,
+                       const uint8_t *supersedes, size_t supersedes_size,
+                       const char *const *recipients, size_t n_recipients)
+{
+    pb_store_t *store = self? self->store: NULL;
+    int seen = pb_batch_event_seen (self, event_id, id_size);
+    if (seen < 0)
+        return self && self->failed? self->failed: -1;
+    if (seen)
+        return pb_store_fail (store, "record event: event id already recorded");
+    size_t publisher_len = pb_store_name_len (store, publisher, "publisher");
+    if (!publisher_len)
+        return -1;
+    if (supersedes_size > PB_STORE_EVENT_ID_MAX || (supersedes_size && !supersedes))
+        return pb_store_fail (store, "record event: supersedes of %zu bytes", supersedes_size);
+    if (n_recipients > 65535)
+        return pb_store_fail (store, "record event: %zu recipients", n_recipients);
+    size_t size = 8 + 1 + publisher_len + 1 + supersedes_size + 2;
+    for (size_t i = 0; i < n_recipients; i++) {
+        size_t len = pb_store_name_len (store, recipients [i], "recipient");
+        if (!len)
+            return -1;
+        size += 1 + len;
+    }
+    int rc = pb_batch_room (self, id_size + size);
+    if (rc)
+        return rc;
+    uint8_t *value = malloc (size), *p = value;
+    if (!value)
+        return pb_store_fail (store, "record event: out of memory");
+    pb_put_be64 (p, log_index);
+    p += 8;
+    *p++ = (uint8_t) publisher_len;
+    memcpy (p, publisher, publisher_len);
+    p += publisher_len;
+    *p++ = (uint8_t) supersedes_size;
+    if (supersedes_size)
+        memcpy (p, supersedes, supersedes_size);
+    p += supersedes_size;
+    *p++ = (uint8_t) (n_recipients >> 8);
+    *p++ = (uint8_t) n_recipients;
+    for (size_t i = 0; i < n_recipients; i++) {
+        size_t len = strlen (recipients [i]);
+        *p++ = (uint8_t) len;
+        memcpy (p, recipients [i], len);
+        p += len;
+    }
+    rc = pb_batch_put (self, store->events, event_id, id_size, value, size,
+                       MDB_NOOVERWRITE, "record event id");
+    free (value);
+    return rc;
+}
+
+void
+pb_event_destroy (pb_event_t **self_p)
+{
+    if (self_p && *self_p) {
+        pb_event_t *self = *self_p;
+        for (size_t i = 0; i < self->n_recipients; i++)
+            free (self->recipients [i]);
+        free (self->recipients);
+        free (self->publisher);
+        free (self->supersedes);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Decode an events value; NULL if it is damaged or memory runs out
+static pb_event_t *
+s_event_decode (const uint8_t *p, size_t size)
+{
+    const uint8_t *end = p + size;
+    pb_event_t *self = calloc (1, sizeof *self);
+    if (!self || size < 8 + 1)
+        goto failed;
+    self->log_index = pb_get_be64 (p);
+    p += 8;
+    size_t len = *p++;
+    if ((size_t) (end - p) < len + 1 || !(self->publisher = strndup ((const char *) p, len)))
+        goto failed;
+    p += len;
+    len = *p++;
+    if ((size_t) (end - p) < len + 2)
+        goto failed;
+    if (len) {
+        if (!(self->supersedes = malloc (len)))
+            goto failed;
+        memcpy (self->supersedes, p, len);
+        self->supersedes_size = len;
+    }
+    p += len;
+    size_t count = (size_t) p [0] << 8 | p [1];
+    p += 2;
+    if (!(self->recipients = calloc (count? count: 1, sizeof (char *))))
+        goto failed;
+    for (size_t i = 0; i < count; i++) {
+        if (p >= end || (size_t) (end - p - 1) < *p)
+            goto failed;
+        len = *p++;
+        if (!(self->recipients [i] = strndup ((const char *) p, len)))
+            goto failed;
+        self->n_recipients = i + 1;
+        p += len;
+    }
+    return self;
+failed:
+    pb_event_destroy (&self);
+    return NULL;
+}
+
+int
+pb_store_event_lookup (pb_store_t *self, const uint8_t *event_id, size_t id_size,
+                       pb_event_t **event_p)
+{
+    *event_p = NULL;
+    if (pb_store_event_id_ok (self, event_id, id_size))
+        return -1;
+    MDB_txn *txn;
+    if (pb_store_read_begin (self, &txn))
+        return -1;
+    MDB_val k = { id_size, (void *) event_id }, v;
+    int rc = mdb_get (txn, self->events, &k, &v);
+    int result = 0;
+    if (rc == MDB_NOTFOUND)
+        result = 1;
+    else
+    if (rc)
+        result = pb_store_lmdb_fail (self, rc, "look up event id");
+    else
+    if (!(*event_p = s_event_decode (v.mv_data, v.mv_size)))
+        result = pb_store_fail (self, "event record damaged or out of memory");
+    pb_store_read_end (self, txn);
+    return result;
+}

@@ -1,0 +1,587 @@
+/*  test_store: the broker's durable LMDB store (broker/pb_store*).
+ *
+ *  Each test works in its own temporary directory, compares the store's
+ *  Merkle tree with an in-memory pl_merkle fed the same entries, and checks
+ *  what survives a reopen, an abort, a full map, a reader in another process
+ *  and a kill -9 in the middle of appending. The queues and the registries
+ *  have their own suite, test_store_queue.c.  */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <lmdb.h>
+#include "pl_test.h"
+#include "pl_merkle.h"
+#include "pb_store.h"
+#include "pb_store_queue.h"
+#include "pb_store_state.h"
+#include "passerelle.pb-c.h"
+
+#define H PL_MERKLE_HASH_SIZE
+
+static char s_dir [64];
+static char s_err [512];
+
+static void
+s_setup (void)
+{
+    strcpy (s_dir, "/tmp/test_store.XXXXXX");
+    ck_assert_ptr_nonnull (mkdtemp (s_dir));
+}
+
+static void
+s_teardown (void)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/data.mdb", s_dir);
+    unlink (path);
+    snprintf (path, sizeof path, "%s/lock.mdb", s_dir);
+    unlink (path);
+    rmdir (s_dir);
+}
+
+static pb_store_t *
+s_open (size_t map_size)
+{
+    pb_store_t *store = pb_store_open (s_dir, map_size, false, s_err, sizeof s_err);
+    ck_assert_msg (store, "open: %s", s_err);
+    return store;
+}
+
+//  A serialised LogEntry number i: case "case-<i % cases>", publisher
+//  "police", recipients "r<i % 3>" and "victim_support"; ~200 bytes.
+static size_t
+s_entry (uint64_t i, unsigned cases, uint8_t *out)
+{
+    char case_ref [32], recipient [16];
+    uint8_t event_id [16] = { 0 }, hash [32];
+    memcpy (event_id, &i, sizeof i);
+    memset (hash, (int) (i & 0xff), sizeof hash);
+    snprintf (case_ref, sizeof case_ref, "case-%u", (unsigned) (i % cases));
+    snprintf (recipient, sizeof recipient, "r%u", (unsigned) (i % 3));
+    Passerelle__LogDecision d1 = PASSERELLE__LOG_DECISION__INIT, d2 = PASSERELLE__LOG_DECISION__INIT;
+    d1.recipient = recipient;
+    d1.allowed = true;
+    d1.code = "allowed";
+    d1.rule = "referral";
+    d2.recipient = "victim_support";
+    d2.code = "no_rule";
+    Passerelle__LogDecision *decisions [2] = { &d1, &d2 };
+    Passerelle__LogEntry e = PASSERELLE__LOG_ENTRY__INIT;
+    e.kind = "publish";
+    e.at_ms = 1700000000000ULL + i;
+    e.event_id = (ProtobufCBinaryData) { sizeof event_id, event_id };
+    e.case_ref = case_ref;
+    e.publisher = "police";
+    e.event_type = "referral";
+    e.purpose = "protection";
+    e.legal_basis = "court_order";
+    e.risk_level = "high";
+    e.sequence = i + 1;
+    e.header_hash = (ProtobufCBinaryData) { sizeof hash, hash };
+    e.n_decisions = 2;
+    e.decisions = decisions;
+    return passerelle__log_entry__pack (&e, out);
+}
+
+//  Append entries [from, to) in one batch and commit it.
+static void
+s_append (pb_store_t *store, uint64_t from, uint64_t to, unsigned cases)
+{
+    pb_batch_t *batch = pb_store_begin (store);
+    ck_assert_msg (batch, "begin: %s", pb_store_error (store));
+    uint8_t buf [512];
+    for (uint64_t i = from; i < to; i++) {
+        uint64_t index;
+        ck_assert_int_eq (pb_batch_log_append (batch, buf, s_entry (i, cases, buf), &index), 0);
+        ck_assert_uint_eq (index, i);
+    }
+    ck_assert_msg (pb_batch_commit (&batch) == 0, "commit: %s", pb_store_error (store));
+    ck_assert_ptr_null (batch);
+}
+
+//  Root over entries [0, n) computed in memory
+static void
+s_expected_root (uint64_t n, unsigned cases, uint8_t *root)
+{
+    pl_merkle_t *tree = pl_merkle_new (NULL, NULL, 0);
+    uint8_t buf [512];
+    for (uint64_t i = 0; i < n; i++)
+        ck_assert_int_eq (pl_merkle_append_data (tree, buf, s_entry (i, cases, buf), NULL), 0);
+    pl_merkle_root (tree, root);
+    pl_merkle_destroy (&tree);
+}
+
+static void
+s_check_root (pb_store_t *store, uint64_t n, unsigned cases)
+{
+    uint8_t root [H], expected [H];
+    uint64_t size;
+    ck_assert_int_eq (pb_store_log_root (store, &size, root), 0);
+    ck_assert_uint_eq (size, n);
+    s_expected_root (n, cases, expected);
+    ck_assert_mem_eq (root, expected, H);
+}
+
+static unsigned
+s_popcount (uint64_t n)
+{
+    unsigned count = 0;
+    for (; n; n &= n - 1)
+        count++;
+    return count;
+}
+
+//  --------------------------------------------------------------------------
+
+START_TEST (reopen_keeps_everything)
+{
+    pb_store_t *store = s_open (0);
+    s_check_root (store, 0, 7);
+    s_append (store, 0, 700, 7);
+    s_append (store, 700, 1000, 7);
+    s_append (store, 1000, 1001, 7);
+    pb_batch_t *batch = pb_store_begin (store);
+    uint8_t id [16] = { 1, 2, 3 }, hash [H] = { 9 };
+    const char *recipients [] = { "health", "social_services" };
+    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 1000, NULL, 0,
+                                             recipients, 2), 0);
+    ck_assert_int_eq (pb_batch_queue_push (batch, "health", id, 16, hash, 1, 5000, 0, false,
+                                           (const uint8_t *) "frame", 5), 0);
+    ck_assert_int_eq (pb_batch_commit (&batch), 0);
+    pb_store_destroy (&store);
+    ck_assert_ptr_null (store);
+
+    store = s_open (0);
+    //  Reopening read only the right edge: popcount (1001) nodes, no rehash
+    ck_assert_uint_eq (pb_store_merkle_reads (store), s_popcount (1001));
+    s_check_root (store, 1001, 7);
+    uint8_t *entry, buf [512];
+    size_t size;
+    ck_assert_int_eq (pb_store_log_entry (store, 500, &entry, &size), 0);
+    ck_assert_uint_eq (size, s_entry (500, 7, buf));
+    ck_assert_mem_eq (entry, buf, size);
+    free (entry);
+    ck_assert_int_eq (pb_store_log_entry (store, 1001, &entry, &size), 1);
+    pb_event_t *event;
+    ck_assert_int_eq (pb_store_event_lookup (store, id, 16, &event), 0);
+    ck_assert_str_eq (event->publisher, "police");
+    ck_assert_uint_eq (event->log_index, 1000);
+    ck_assert_uint_eq (event->n_recipients, 2);
+    ck_assert_str_eq (event->recipients [1], "social_services");
+    ck_assert_ptr_null (event->supersedes);
+    pb_event_destroy (&event);
+    uint8_t found [H];
+    ck_assert_int_eq (pb_store_queue_find (store, "health", id, 16, found), 0);
+    ck_assert_mem_eq (found, hash, H);
+    ck_assert_uint_eq (pb_store_queue_depth (store, "health"), 1);
+    //  Appending after the reopen continues the same tree
+    s_append (store, 1001, 1100, 7);
+    s_check_root (store, 1100, 7);
+    pb_store_destroy (&store);
+}
+END_TEST
+
+START_TEST (abort_leaves_no_trace)
+{
+    pb_store_t *store = s_open (0);
+    s_append (store, 0, 10, 3);
+    uint8_t root_before [H], root [H], buf [512];
+    uint64_t size;
+    ck_assert_int_eq (pb_store_log_root (store, &size, root_before), 0);
+
+    pb_batch_t *batch = pb_store_begin (store);
+    for (uint64_t i = 10; i < 15; i++)
+        ck_assert_int_eq (pb_batch_log_append (batch, buf, s_entry (i, 3, buf), NULL), 0);
+    uint8_t id [16] = { 7 }, hash [H] = { 0 };
+    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 12, NULL, 0, NULL, 0), 0);
+    ck_assert_int_eq (pb_batch_queue_push (batch, "health", id, 16, hash, 1, 99, 0, true,
+                                           buf, 10), 0);
+    ck_assert_int_eq (pb_batch_case_add (batch, "case-x", "health"), 0);
+    //  Inside the batch its writes are visible to this handle
+    ck_assert_uint_eq (pb_store_log_size (store), 15);
+    ck_assert_int_eq (pb_batch_event_seen (batch, id, 16), 1);
+    ck_assert_uint_eq (pb_store_queue_depth (store, "health"), 1);
+    pb_batch_abort (&batch);
+    ck_assert_ptr_null (batch);
+
+    ck_assert_int_eq (pb_store_log_root (store, &size, root), 0);
+    ck_assert_uint_eq (size, 10);
+    ck_assert_mem_eq (root, root_before, H);
+    ck_assert_uint_eq (pb_store_queue_depth (store, "health"), 0);
+    ck_assert_uint_eq (pb_store_queue_total (store), 0);
+    ck_assert_int_eq (pb_store_case_has (store, "case-x", "health"), 0);
+    pb_event_t *event;
+    ck_assert_int_eq (pb_store_event_lookup (store, id, 16, &event), 1);
+    //  The next batch gets the aborted indexes, and the right root
+    s_append (store, 10, 20, 3);
+    s_check_root (store, 20, 3);
+    //  A batch whose commit is refused (spoilt by a failure) also rolls back
+    batch = pb_store_begin (store);
+    ck_assert_int_eq (pb_batch_log_append (batch, buf, s_entry (20, 3, buf), NULL), 0);
+    ck_assert_int_eq (pb_batch_log_append (batch, (const uint8_t *) "\xff\xff", 2, NULL), -1);
+    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 1, NULL, 0, NULL, 0), 0);
+    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 1, NULL, 0, NULL, 0), -1);
+    pb_batch_abort (&batch);
+    s_check_root (store, 20, 3);
+    pb_store_destroy (&store);
+    store = s_open (0);
+    s_check_root (store, 20, 3);
+    pb_store_destroy (&store);
+}
+END_TEST
+
+START_TEST (proofs_verify)
+{
+    pb_store_t *store = s_open (0);
+    s_append (store, 0, 3000, 11);
+    s_append (store, 3000, 3001, 11);
+    uint8_t proof [PL_MERKLE_PROOF_MAX * H], root [H], root2 [H], leaf [H], buf [512];
+    size_t len;
+    uint64_t size;
+    ck_assert_int_eq (pb_store_log_root (store, &size, root), 0);
+    uint64_t indexes [] = { 0, 1, 2, 999, 1024, 2047, 2999, 3000 };
+    for (size_t i = 0; i < sizeof indexes / sizeof *indexes; i++) {
+        ck_assert_int_eq (pb_store_inclusion_proof (store, indexes [i], size, proof, &len), 0);
+        pl_merkle_leaf_hash (buf, s_entry (indexes [i], 11, buf), leaf);
+        ck_assert (pl_merkle_verify_inclusion (leaf, indexes [i], size, proof, len, root));
+        leaf [0] ^= 1;
+        ck_assert (!pl_merkle_verify_inclusion (leaf, indexes [i], size, proof, len, root));
+    }
+    uint64_t sizes [] = { 1, 2, 3, 1000, 2048, 3000 };
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        ck_assert_int_eq (pb_store_log_root_at (store, sizes [i], root2), 0);
+        ck_assert_int_eq (pb_store_consistency_proof (store, sizes [i], size, proof, &len), 0);
+        ck_assert (pl_merkle_verify_consistency (sizes [i], size, root2, root, proof, len));
+    }
+    ck_assert_int_ne (pb_store_inclusion_proof (store, size, size, proof, &len), 0);
+    pb_store_destroy (&store);
+}
+END_TEST
+
+static int
+s_collect (uint64_t index, const uint8_t *entry, size_t size, void *arg)
+{
+    (void) entry; (void) size;
+    uint64_t *list = arg;
+    list [1 + list [0]++] = index;
+    return 0;
+}
+
+START_TEST (case_and_agency_indexes)
+{
+    pb_store_t *store = s_open (0);
+    s_append (store, 0, 100, 10);
+    s_append (store, 100, 200, 10);
+    static uint64_t got [256];
+    got [0] = 0;
+    ck_assert_int_eq (pb_store_log_case (store, "case-3", 0, s_collect, got), 0);
+    ck_assert_uint_eq (got [0], 20);
+    for (uint64_t i = 0; i < 20; i++)
+        ck_assert_uint_eq (got [1 + i], 3 + 10 * i);
+    got [0] = 0;
+    ck_assert_int_eq (pb_store_log_case (store, "case-3", 100, s_collect, got), 0);
+    ck_assert_uint_eq (got [0], 10);
+    ck_assert_uint_eq (got [1], 103);
+    got [0] = 0;
+    ck_assert_int_eq (pb_store_log_case (store, "case-33", 0, s_collect, got), 0);
+    ck_assert_uint_eq (got [0], 0);
+    //  "case-1" must not pick up "case-10..": exact keys
+    got [0] = 0;
+    ck_assert_int_eq (pb_store_log_case (store, "case-1", 0, s_collect, got), 0);
+    ck_assert_uint_eq (got [0], 20);
+    got [0] = 0;
+    ck_assert_int_eq (pb_store_log_agency (store, "r2", 0, s_collect, got), 0);
+    uint64_t expect = 0;
+    for (uint64_t i = 0; i < 200; i++)
+        if (i % 3 == 2)
+            ck_assert_uint_eq (got [1 + expect++], i);
+    ck_assert_uint_eq (got [0], expect);
+    got [0] = 0;
+    ck_assert_int_eq (pb_store_log_agency (store, "police", 150, s_collect, got), 0);
+    ck_assert_uint_eq (got [0], 50);
+    got [0] = 0;
+    ck_assert_int_eq (pb_store_log_agency (store, "victim_support", 0, s_collect, got), 0);
+    ck_assert_uint_eq (got [0], 200);
+    pb_store_destroy (&store);
+}
+END_TEST
+
+//  --------------------------------------------------------------------------
+//  Full map
+
+START_TEST (full_map_refuses_and_recovers)
+{
+    pb_store_t *store = s_open (256 * 1024);
+    uint8_t buf [512], frame [300], hash [H] = { 1 };
+    memset (frame, 0xab, sizeof frame);
+    uint64_t i = 0, queued = 0;
+    int rc = 0;
+    //  Publishes (event id, log entry, queue item) until the store says no
+    while (rc == 0 && i < 100000) {
+        pb_batch_t *batch = pb_store_begin (store);
+        ck_assert_ptr_nonnull (batch);
+        for (int k = 0; k < 5 && rc == 0; k++, i++) {
+            uint8_t id [16] = { 0 };
+            memcpy (id, &i, sizeof i);
+            rc = pb_batch_event_record (batch, id, 16, "police", i, NULL, 0, NULL, 0);
+            if (rc == 0)
+                rc = pb_batch_log_append (batch, buf, s_entry (i, 5, buf), NULL);
+            if (rc == 0)
+                rc = pb_batch_queue_push (batch, "health", id, 16, hash, 0, 1000 + i, 0, false,
+                                          frame, sizeof frame);
+        }
+        if (rc == PB_STORE_NO_ROOM) {
+            ck_assert (strstr (pb_store_error (store), "store full"));
+            pb_batch_abort (&batch);
+        }
+        else {
+            int crc = pb_batch_commit (&batch);
+            if (rc == 0 && crc == 0)
+                queued += 5;
+            rc = rc? rc: crc;
+        }
+    }
+    //  The publish limit comes before the map is full
+    ck_assert_msg (rc == PB_STORE_NO_ROOM, "rc %d: %s", rc, pb_store_error (store));
+    ck_assert (queued > 0);
+    pb_store_stats_t stats;
+    ck_assert_int_eq (pb_store_stats (store, &stats), 0);
+    ck_assert (stats.used_bytes <= stats.publish_limit_bytes);
+    ck_assert (stats.publish_limit_bytes < stats.map_size);
+    uint64_t committed = pb_store_log_size (store);
+    ck_assert_uint_eq (committed, queued);
+    s_check_root (store, committed, 5);
+
+    //  Log-only appends (receipts are not gated) until the map itself is full
+    rc = 0;
+    uint64_t n = committed;
+    while (rc == 0) {
+        pb_batch_t *batch = pb_store_begin (store);
+        ck_assert_ptr_nonnull (batch);
+        for (int k = 0; k < 20 && rc == 0; k++)
+            rc = pb_batch_log_append (batch, buf, s_entry (n + k, 5, buf), NULL);
+        int crc = pb_batch_commit (&batch);
+        rc = rc? rc: crc;
+        if (rc == 0)
+            n += 20;
+    }
+    ck_assert_int_eq (rc, PB_STORE_FULL);
+    ck_assert (strstr (pb_store_error (store), "MDB_MAP_FULL"));
+    s_check_root (store, n, 5);
+    pb_store_destroy (&store);
+
+    //  Everything committed is intact after a reopen, and removals still work
+    store = s_open (256 * 1024);
+    s_check_root (store, n, 5);
+    ck_assert_uint_eq (pb_store_queue_depth (store, "health"), queued);
+    for (uint64_t j = 0; j < queued; j += 5) {
+        pb_batch_t *batch = pb_store_begin (store);
+        ck_assert_ptr_nonnull (batch);
+        for (uint64_t k = j; k < j + 5; k++) {
+            uint8_t id [16] = { 0 };
+            memcpy (id, &k, sizeof k);
+            ck_assert_msg (pb_batch_queue_remove (batch, "health", id, 16) == 0,
+                           "remove %llu: %s", (unsigned long long) k, pb_store_error (store));
+        }
+        ck_assert_msg (pb_batch_commit (&batch) == 0, "commit removal: %s", pb_store_error (store));
+    }
+    ck_assert_uint_eq (pb_store_queue_depth (store, "health"), 0);
+    uint8_t proof [PL_MERKLE_PROOF_MAX * H], root [H], leaf [H];
+    size_t len;
+    uint64_t size;
+    ck_assert_int_eq (pb_store_log_root (store, &size, root), 0);
+    ck_assert_int_eq (pb_store_inclusion_proof (store, 3, size, proof, &len), 0);
+    pl_merkle_leaf_hash (buf, s_entry (3, 5, buf), leaf);
+    ck_assert (pl_merkle_verify_inclusion (leaf, 3, size, proof, len, root));
+    pb_store_destroy (&store);
+}
+END_TEST
+
+//  --------------------------------------------------------------------------
+//  Open errors
+
+START_TEST (newer_schema_refused)
+{
+    pb_store_t *store = s_open (0);
+    pb_store_destroy (&store);
+    //  Stamp a future schema version as a newer build would
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    ck_assert_int_eq (mdb_env_create (&env), 0);
+    mdb_env_set_maxdbs (env, 20);
+    ck_assert_int_eq (mdb_env_open (env, s_dir, 0, 0600), 0);
+    ck_assert_int_eq (mdb_txn_begin (env, NULL, 0, &txn), 0);
+    ck_assert_int_eq (mdb_dbi_open (txn, "meta", 0, &dbi), 0);
+    uint8_t v [4] = { 0, 0, 0, 99 };
+    MDB_val key = { 6, "schema" }, val = { 4, v };
+    ck_assert_int_eq (mdb_put (txn, dbi, &key, &val, 0), 0);
+    ck_assert_int_eq (mdb_txn_commit (txn), 0);
+    mdb_env_close (env);
+    ck_assert_ptr_null (pb_store_open (s_dir, 0, false, s_err, sizeof s_err));
+    ck_assert_msg (strstr (s_err, "schema version 99 is newer than this build's (1)"), "%s", s_err);
+    ck_assert_ptr_null (pb_store_open (s_dir, 0, true, s_err, sizeof s_err));
+    ck_assert (strstr (s_err, "schema version 99"));
+}
+END_TEST
+
+START_TEST (not_a_store_refused)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/data.mdb", s_dir);
+    FILE *file = fopen (path, "w");
+    ck_assert_ptr_nonnull (file);
+    for (int i = 0; i < 5000; i++)
+        fputs ("not an lmdb file ", file);
+    fclose (file);
+    ck_assert_ptr_null (pb_store_open (s_dir, 0, false, s_err, sizeof s_err));
+    ck_assert_msg (strstr (s_err, "not a (compatible) LMDB store"), "%s", s_err);
+    ck_assert (strstr (s_err, s_dir));
+    //  A file where the directory should be; a missing store read-only
+    ck_assert_ptr_null (pb_store_open (path, 0, false, s_err, sizeof s_err));
+    ck_assert_msg (strstr (s_err, "not a directory"), "%s", s_err);
+    ck_assert_ptr_null (pb_store_open ("/nonexistent/store", 0, true, s_err, sizeof s_err));
+    ck_assert_msg (strstr (s_err, "/nonexistent/store"), "%s", s_err);
+    //  A read-only handle cannot write
+    unlink (path);
+    pb_store_t *store = s_open (0);
+    ck_assert_ptr_nonnull (pb_store_begin (store));
+    ck_assert_ptr_null (pb_store_begin (store));        //  one batch at a time
+    ck_assert (strstr (pb_store_error (store), "already open"));
+    pb_store_destroy (&store);
+    store = pb_store_open (s_dir, 0, true, s_err, sizeof s_err);
+    ck_assert_ptr_nonnull (store);
+    ck_assert_ptr_null (pb_store_begin (store));
+    ck_assert (strstr (pb_store_error (store), "read-only"));
+    pb_store_destroy (&store);
+}
+END_TEST
+
+//  --------------------------------------------------------------------------
+//  Another process reads while this one writes (passerelle-audit)
+
+START_TEST (reader_process_while_writing)
+{
+    pb_store_t *store = s_open (0);
+    s_append (store, 0, 100, 4);
+    int to_child [2], to_parent [2];
+    ck_assert_int_eq (pipe (to_child), 0);
+    ck_assert_int_eq (pipe (to_parent), 0);
+    pid_t pid = fork ();
+    ck_assert_int_ge (pid, 0);
+    if (pid == 0) {
+        //  The child never touches the parent's environment handle
+        int status = 1;
+        char go;
+        pb_store_t *reader = pb_store_open (s_dir, 0, true, s_err, sizeof s_err);
+        uint8_t root [H], expected [H], proof [PL_MERKLE_PROOF_MAX * H], leaf [H], buf [512];
+        uint64_t size;
+        size_t len;
+        if (reader && pb_store_log_root (reader, &size, root) == 0 && size == 100
+        &&  write (to_parent [1], "r", 1) == 1 && read (to_child [0], &go, 1) == 1) {
+            //  The writer has committed 100 more and holds a batch open
+            s_expected_root (200, 4, expected);
+            pl_merkle_leaf_hash (buf, s_entry (150, 4, buf), leaf);
+            if (pb_store_log_root (reader, &size, root) == 0 && size == 200
+            &&  memcmp (root, expected, H) == 0
+            &&  pb_store_inclusion_proof (reader, 150, 200, proof, &len) == 0
+            &&  pl_merkle_verify_inclusion (leaf, 150, 200, proof, len, root))
+                status = 0;
+        }
+        pb_store_destroy (&reader);
+        _exit (status);
+    }
+    char ready;
+    ck_assert_int_eq (read (to_parent [0], &ready, 1), 1);
+    s_append (store, 100, 200, 4);
+    pb_batch_t *batch = pb_store_begin (store);       //  a writer busy meanwhile
+    uint8_t buf [512];
+    ck_assert_int_eq (pb_batch_log_append (batch, buf, s_entry (200, 4, buf), NULL), 0);
+    ck_assert_int_eq (write (to_child [1], "g", 1), 1);
+    int status;
+    ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+    ck_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    ck_assert_int_eq (pb_batch_commit (&batch), 0);
+    s_check_root (store, 201, 4);
+    pb_store_destroy (&store);
+}
+END_TEST
+
+//  --------------------------------------------------------------------------
+//  kill -9 while appending
+
+START_TEST (crash_keeps_committed_batches)
+{
+    srand ((unsigned) time (NULL) ^ (unsigned) getpid ());
+    for (int round = 0; round < 3; round++) {
+        int fds [2];
+        ck_assert_int_eq (pipe (fds), 0);
+        pid_t pid = fork ();
+        ck_assert_int_ge (pid, 0);
+        if (pid == 0) {
+            close (fds [0]);
+            pb_store_t *store = pb_store_open (s_dir, 0, false, s_err, sizeof s_err);
+            if (!store)
+                _exit (1);
+            uint64_t n = pb_store_log_size (store);
+            uint8_t buf [512];
+            while (true) {
+                pb_batch_t *batch = pb_store_begin (store);
+                for (int k = 0; k < 10; k++)
+                    if (!batch || pb_batch_log_append (batch, buf, s_entry (n + k, 9, buf), NULL))
+                        _exit (1);
+                if (pb_batch_commit (&batch))
+                    _exit (1);
+                n += 10;
+                //  Told only after the commit returned: durable by then
+                if (write (fds [1], &n, sizeof n) != sizeof n)
+                    _exit (1);
+            }
+        }
+        close (fds [1]);
+        usleep (50000 + (useconds_t) (rand () % 250000));
+        kill (pid, SIGKILL);
+        int status;
+        waitpid (pid, &status, 0);
+        ck_assert (WIFSIGNALED (status));
+        uint64_t reported = 0, n;
+        while (read (fds [0], &n, sizeof n) == sizeof n)
+            reported = n;
+        close (fds [0]);
+        pb_store_t *store = s_open (0);
+        uint64_t size = pb_store_log_size (store);
+        ck_assert_msg (size >= reported, "size %llu < committed %llu",
+                       (unsigned long long) size, (unsigned long long) reported);
+        ck_assert_uint_eq (size % 10, 0);
+        ck_assert (size > 0);
+        s_check_root (store, size, 9);
+        pb_store_destroy (&store);
+    }
+}
+END_TEST
+
+Suite *
+test_suite (void)
+{
+    Suite *suite = suite_create ("pb_store");
+    TCase *tc = tcase_create ("store");
+    tcase_add_checked_fixture (tc, s_setup, s_teardown);
+    tcase_set_timeout (tc, 60);
+    tcase_add_test (tc, reopen_keeps_everything);
+    tcase_add_test (tc, abort_leaves_no_trace);
+    tcase_add_test (tc, proofs_verify);
+    tcase_add_test (tc, case_and_agency_indexes);
+    tcase_add_test (tc, full_map_refuses_and_recovers);
+    tcase_add_test (tc, newer_schema_refused);
+    tcase_add_test (tc, not_a_store_refused);
+    tcase_add_test (tc, reader_process_while_writing);
+    tcase_add_test (tc, crash_keeps_committed_batches);
+    suite_add_tcase (suite, tc);
+    return suite;
+}
+
+PL_TEST_MAIN
