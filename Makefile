@@ -69,6 +69,9 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/passerelle-%,$(TOOL_SRC
 
 ALL_LIBS  = $(AGENT_LIB) $(BROKER_LIB) $(POLICY_LIB) $(PROTO_LIB)
 
+# Objects of tests and tools are intermediate files to make: keep them.
+.SECONDARY:
+
 .PHONY: all check check-asan check-unit check-e2e demo bench install clean deps
 all: $(BINS)
 
