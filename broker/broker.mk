@@ -1,0 +1,11 @@
+# broker/broker.mk: extra build rules for broker/, included by the top
+# Makefile (which already builds the library, the binaries and the suites).
+#   make bench   also runs build/bench/bench_store: the durable store at
+#                1,000,000 log entries (append, reopen-to-ready, case query,
+#                full verify), with ratios to baselines from the same run.
+
+$(B)/bench/bench_store: $(B)/obj/tests/bench/bench_store.o $(BROKER_LIB) $(POLICY_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+BENCH_BINS += $(B)/bench/bench_store
