@@ -492,6 +492,8 @@ START_TEST (reader_process_while_writing)
             &&  pl_merkle_verify_inclusion (leaf, 150, 200, proof, len, root))
                 status = 0;
         }
+        if (status)
+            fprintf (stderr, "reader: %s\n", reader? pb_store_error (reader): s_err);
         pb_store_destroy (&reader);
         _exit (status);
     }
