@@ -379,9 +379,10 @@ s_consent (pa_client_t **client_p, const char *config, const char *socket, int a
     //  The event itself: its categories and purpose are those of the scope
     json_t *categories = json_object_get (scope, "categories");
     json_t *purposes = json_object_get (scope, "purposes");
-    json_t *request = json_pack ("{s:s, s:s, s:s, s:O, s:s, s:s, s:s, s:O}", "op", "publish",
+    json_t *event_categories = categories? json_incref (categories): json_pack ("[s]", "case_summary");
+    json_t *request = json_pack ("{s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:O}", "op", "publish",
         "type", give? "consent_given": "consent_withdrawn", "case", case_ref,
-        "categories", categories? categories: json_pack ("[s]", "case_summary"),
+        "categories", event_categories,
         "purpose", purposes && json_array_size (purposes)?
                    json_string_value (json_array_get (purposes, 0)): "case_coordination",
         "basis", "consent", "consent", consent_id, "consent_scope", scope);
