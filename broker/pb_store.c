@@ -464,6 +464,15 @@ pb_store_begin (pb_store_t *self)
         pb_store_lmdb_fail (self, rc, "begin write transaction");
         return NULL;
     }
+    //  Another process may have written since (LMDB lets writers take
+    //  turns): then our right edge is stale; take the stored one
+    uint64_t size;
+    if (pb_store_meta_get_u64 (self, txn, META_LOG_SIZE, strlen (META_LOG_SIZE), &size)
+    || (size != self->committed_size && s_tree_open (self, txn, size))) {
+        mdb_txn_abort (txn);
+        return NULL;
+    }
+    self->committed_size = size;
     self->batch = (pb_batch_t) { self, txn, 0, 0 };
     self->batch_open = true;
     self->txn = txn;

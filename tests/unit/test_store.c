@@ -513,6 +513,32 @@ START_TEST (reader_process_while_writing)
 }
 END_TEST
 
+//  A second writer process (LMDB lets writers take turns): this handle's
+//  batches must follow what it appended, not overwrite it
+START_TEST (second_writer_process_followed)
+{
+    pb_store_t *store = s_open (0);
+    s_append (store, 0, 10, 4);
+    pid_t pid = fork ();
+    ck_assert_int_ge (pid, 0);
+    if (pid == 0) {
+        pb_store_t *other = pb_store_open (s_dir, 0, false, s_err, sizeof s_err);
+        uint8_t buf [512];
+        pb_batch_t *batch = other? pb_store_begin (other): NULL;
+        for (uint64_t i = 10; batch && i < 15; i++)
+            if (pb_batch_log_append (batch, buf, s_entry (i, 4, buf), NULL))
+                _exit (1);
+        _exit (batch && pb_batch_commit (&batch) == 0? 0: 1);
+    }
+    int status;
+    ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+    ck_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    s_append (store, 15, 20, 4);
+    s_check_root (store, 20, 4);
+    pb_store_destroy (&store);
+}
+END_TEST
+
 //  --------------------------------------------------------------------------
 //  kill -9 while appending
 
@@ -581,6 +607,7 @@ test_suite (void)
     tcase_add_test (tc, newer_schema_refused);
     tcase_add_test (tc, not_a_store_refused);
     tcase_add_test (tc, reader_process_while_writing);
+    tcase_add_test (tc, second_writer_process_followed);
     tcase_add_test (tc, crash_keeps_committed_batches);
     suite_add_tcase (suite, tc);
     return suite;
