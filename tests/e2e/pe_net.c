@@ -264,6 +264,29 @@ pe_net_new (void)
     return self;
 }
 
+//  Under check-asan the daemons are sanitized too, but what they report goes
+//  to their logs: read them, so that a leak or overflow fails the test.
+static bool
+s_logs_are_clean (pe_net_t *self)
+{
+    static const char *alarms [] = { "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                                     "runtime error:", NULL };
+    bool clean = true;
+    for (size_t i = 0; i <= self->count; i++) {
+        const char *who = i < self->count? self->agencies [i].id: "broker";
+        char *log = pe_net_log (self, who);
+        for (const char **alarm = alarms; *alarm; alarm++)
+            if (strstr (log, *alarm)) {
+                fprintf (stderr, "pe_net: %s's log holds a sanitizer report:\n%s\n", who,
+                         strstr (log, *alarm));
+                clean = false;
+                break;
+            }
+        free (log);
+    }
+    return clean;
+}
+
 void
 pe_net_destroy (pe_net_t **self_p)
 {
@@ -273,6 +296,10 @@ pe_net_destroy (pe_net_t **self_p)
     for (size_t i = 0; i < self->count; i++)
         s_kill (&self->agencies [i].pid, SIGTERM);
     s_kill (&self->broker_pid, SIGTERM);
+    if (!s_logs_are_clean (self)) {
+        fprintf (stderr, "pe_net: logs kept in %s\n", self->dir);
+        abort ();                       //  fails the test that owns this network
+    }
     if (!getenv ("PASSERELLE_KEEP")) {
         char command [512];
         snprintf (command, sizeof command, "rm -rf '%s'", self->dir);

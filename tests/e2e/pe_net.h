@@ -23,6 +23,9 @@ typedef struct {
 } pe_result_t;
 
 pe_net_t *pe_net_new (void);
+
+/*  Stop everything and remove the folder. When a daemon's log holds a
+ *  sanitizer report (check-asan), print it and abort: the test fails.  */
 void pe_net_destroy (pe_net_t **self_p);
 
 /*  The temporary folder, and a path inside it.  */
