@@ -398,9 +398,9 @@ pa_store_error (pa_store_t *self)
 }
 
 bool
-pa_store_has_room (pa_store_t *self)
+pa_store_has_room (pa_store_t *self, size_t bytes)
 {
-    return pa_store_room (self, 0, "room check") == 0;
+    return pa_store_room (self, bytes + 128, "room check") == 0;
 }
 
 //  --------------------------------------------------------------------------

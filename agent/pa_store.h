@@ -113,9 +113,10 @@ void pa_store_destroy (pa_store_t **self_p);
 //  holds payload or envelope content.
 const char *pa_store_error (pa_store_t *self);
 
-//  False when an add would be refused with PA_STORE_FULL now: lets the
-//  agent refuse a publish before sealing it.
-bool pa_store_has_room (pa_store_t *self);
+//  False when an add of about bytes (envelope or header + payload) would be
+//  refused with PA_STORE_FULL now: lets the agent refuse a publish before
+//  sealing it (the reason is then in pa_store_error).
+bool pa_store_has_room (pa_store_t *self, size_t bytes);
 
 //  --------------------------------------------------------------------------
 //  Sequence numbers (replace the state/sequence file)
