@@ -127,6 +127,7 @@ uint64_t pa_store_last_sequence (pa_store_t *self);
 
 //  --------------------------------------------------------------------------
 //  Outbox: sealed events accepted from the agency system, until acknowledged
+//  (pa_store_outbox.c)
 
 //  Commit a sealed envelope to the outbox, due at once (next_attempt_ms =
 //  accepted_at_ms, attempts 0), and record sequence as the last sequence

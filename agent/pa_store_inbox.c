@@ -23,6 +23,9 @@ _Static_assert (PA_STORE_EVENT_ID_SIZE == PL_EVENT_ID_SIZE, "store ids are event
 #define FLAG_NOTICE 1
 //  flags u8, received_at_ms u64, id, header size u32
 #define INBOX_HEAD  (1 + 8 + ID + 4)
+//  Beside the record bytes, an add writes the id index, inbox_last, and
+//  node headers
+#define ADD_OVERHEAD (ID + 8 + 16 + 3 * 16)
 
 //  A record read in place (pointers into the map: valid in its txn only).
 typedef struct {
@@ -51,7 +54,7 @@ pa_store_inbox_add (pa_store_t *self, const uint8_t *event_id, const uint8_t *he
     MDB_txn *txn;
     MDB_val v;
     uint64_t last;
-    if (pa_store_room (self, INBOX_HEAD + header_size + payload_size + ID + 8 + 3 * 16,
+    if (pa_store_room (self, INBOX_HEAD + header_size + payload_size + ADD_OVERHEAD,
                        "inbox add")
     ||  pa_store_write_begin (self, &txn, "inbox add"))
         return 0;

@@ -1,4 +1,5 @@
-/*  pa_store_int: what pa_store.c and pa_store_inbox.c share, nothing else.
+/*  pa_store_int: what pa_store.c, pa_store_outbox.c and pa_store_inbox.c
+ *  share, and nothing else.
  *
  *  The store's struct and the helpers every part uses: LMDB return codes
  *  turned into messages naming the operation (and into PA_STORE_FULL for a
