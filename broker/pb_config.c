@@ -26,6 +26,8 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
 {
     memset (config, 0, sizeof *config);
     config->max_message = PL_MAX_ENVELOPE + 4096;
+    config->map_size = (size_t) 1 << 30;
+    config->checkpoint_interval_ms = 10000;
 
     pl_zpl_t *zpl = pl_zpl_load (path, err, err_size);
     if (!zpl)
@@ -34,7 +36,8 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
     zconfig_t *root = pl_zpl_root (zpl);
     static const char *top [] = { "broker", NULL };
     static const char *allowed [] = { "key", "endpoint", "directory", "state", "policy",
-                                      "max-message", "verbose", NULL };
+                                      "max-message", "map-size", "checkpoint-interval", "origin",
+                                      "verbose", NULL };
     zconfig_t *broker = zconfig_locate (root, "broker");
     if (pl_zpl_check_names (zpl, root, top, err, err_size) != 0)
         goto done;
@@ -79,6 +82,31 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
             goto done;
         }
         config->max_message = (size_t) value;
+    }
+    if ((node = zconfig_locate (broker, "map-size"))) {
+        char *end;
+        unsigned long long value = strtoull (zconfig_value (node), &end, 10);
+        if (*end || value < 65536) {
+            pl_zpl_error (zpl, node, err, err_size, "map-size: expected bytes, at least 65536");
+            goto done;
+        }
+        config->map_size = (size_t) value;
+    }
+    if ((node = zconfig_locate (broker, "checkpoint-interval"))
+    &&  (pl_parse_duration (zconfig_value (node), &config->checkpoint_interval_ms) != 0
+         || config->checkpoint_interval_ms < 100)) {
+        pl_zpl_error (zpl, node, err, err_size, "checkpoint-interval: expected a duration of at "
+                      "least 100ms, such as 10s");
+        goto done;
+    }
+    if ((node = zconfig_locate (broker, "origin"))) {
+        const char *value = zconfig_value (node);
+        if (!*value || strlen (value) >= sizeof config->origin || strpbrk (value, " \t\n+")) {
+            pl_zpl_error (zpl, node, err, err_size, "origin: expected a name without spaces or "
+                          "'+', such as passerelle.paris.example");
+            goto done;
+        }
+        snprintf (config->origin, sizeof config->origin, "%s", value);
     }
     if ((node = zconfig_locate (broker, "verbose"))) {
         const char *value = zconfig_value (node);

@@ -7,6 +7,9 @@
  *          policy = move.cfg              the sharing rules (required: default deny)
  *          state = state                  private folder (0700)
  *          max-message = 1114112          bytes; larger messages are refused
+ *          map-size = 1073741824          bytes the store may grow to (LMDB map)
+ *          checkpoint-interval = 10s      how often the log gets a signed checkpoint
+ *          origin = passerelle.example    the log's name in checkpoints
  *          verbose = 0                    1: log every delivery and receipt
  *
  *  Relative paths are relative to the configuration file's folder, so a
@@ -24,6 +27,9 @@ typedef struct {
     char state_path [4096];
     char policy_path [4096];        /* the sharing policy (policy/move.cfg) */
     size_t max_message;
+    size_t map_size;                /* LMDB map size in bytes */
+    uint64_t checkpoint_interval_ms;
+    char origin [96];               /* the log's name in checkpoints; default: broker id */
     int verbose;
 } pb_config_t;
 

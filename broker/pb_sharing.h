@@ -7,7 +7,11 @@
  *  the publisher's network, and for a correction the original recipients),
  *  and asks the policy about each, with every fact filled in. After the
  *  broker accepts the event, pb_sharing_record remembers what it changes.
- *  In memory for now; the LMDB store persists the same facts (issue 4).  */
+ *
+ *  Durable: case membership and events are read from the store; the consent
+ *  registry and sequence numbers are kept in memory for speed, written
+ *  through in the open batch, and rebuilt from the store at start (and after
+ *  a failed commit, so memory never runs ahead of the disk).  */
 #ifndef PB_SHARING_H_INCLUDED
 #define PB_SHARING_H_INCLUDED
 
@@ -15,6 +19,7 @@
 #include "pl_directory.h"
 #include "pl_envelope.h"
 #include "pol_policy.h"
+#include "pb_store.h"
 
 typedef struct _pb_sharing_t pb_sharing_t;
 
@@ -23,13 +28,18 @@ typedef struct {
     char name [PL_ID_MAX + 32];     //  agency id, or "role:ROLE" when unresolved
     Passerelle__Status status;      //  OK, or why not
     const char *code;               //  stable reason code (policy or wire status)
-    const char *rule;               //  deciding rule id, or ""
+    const char *rule;               //  deciding rule id, or "" (points into rule_copy)
+    char rule_copy [128];
     const char *category;           //  category a denial is about, or ""
     bool needs_review;              //  allowed without consent: flag for the DPO
     char reason [256];              //  readable
 } pb_decision_t;
 
-pb_sharing_t *pb_sharing_new (const char *policy_path, char *err, size_t err_size);
+/*  Load the policy and rebuild the registries from store.  */
+pb_sharing_t *pb_sharing_new (const char *policy_path, pb_store_t *store, char *err, size_t err_size);
+
+/*  Forget the in-memory registries and rebuild them from the store.  */
+int pb_sharing_restore (pb_sharing_t *self, char *err, size_t err_size);
 void pb_sharing_destroy (pb_sharing_t **self_p);
 
 /*  Re-read the policy; a bad file keeps the current one (err says why).  */
@@ -40,8 +50,8 @@ const pol_policy_t *pb_sharing_policy (pb_sharing_t *self);
  *  consent_given registers (or renews) the scope, a consent_withdrawn ends
  *  it. Returns 0, or -1 with why (the event is then refused). On withdrawal
  *  *notify_p receives the agencies to tell (caller destroys).  */
-int pb_sharing_apply_consent (pb_sharing_t *self, pl_envelope_t *envelope, uint64_t now_ms,
-                              zlist_t **notify_p, char *why, size_t why_size);
+int pb_sharing_apply_consent (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *envelope,
+                              uint64_t now_ms, zlist_t **notify_p, char *why, size_t why_size);
 
 /*  Decide every candidate recipient of an event. Returns how many
  *  decisions were written (at most max).  */
@@ -49,11 +59,22 @@ size_t pb_sharing_decide (pb_sharing_t *self, pl_directory_t *directory, pl_enve
                           const pl_agency_t *publisher, uint64_t now_ms,
                           pb_decision_t *decisions, size_t max);
 
-/*  After acceptance: case membership, originals for corrections, shares
- *  under consent, and the publisher's sequence. Writes a warning for the
- *  publisher into warning (empty if none) when numbers are missing.  */
-void pb_sharing_record (pb_sharing_t *self, pl_envelope_t *envelope,
-                        const pb_decision_t *decisions, size_t count,
-                        char *warning, size_t warning_size);
+/*  Admit an event into the store (its id, publisher, original and the
+ *  recipients it goes to), the log index its entry will have. Returns 0,
+ *  PB_STORE_NO_ROOM (store full: nothing written), or another store error.
+ *  Call before any other write for the event.  */
+int pb_sharing_admit (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *envelope,
+                      const pb_decision_t *decisions, size_t count, uint64_t log_index);
+
+/*  After admission: case membership, shares under consent, the publisher's
+ *  sequence. Writes a warning for the publisher into warning (empty if none)
+ *  when numbers are missing. 0 or a store error.  */
+int pb_sharing_record (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *envelope,
+                       const pb_decision_t *decisions, size_t count,
+                       char *warning, size_t warning_size);
+
+/*  Retention deadline of an event: now + the shortest retention among its
+ *  categories in the policy (0: none set).  */
+uint64_t pb_sharing_retain_until (pb_sharing_t *self, pl_envelope_t *envelope, uint64_t now_ms);
 
 #endif

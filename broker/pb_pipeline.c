@@ -1,0 +1,349 @@
+/*  pb_pipeline: publish, receipt and expiry inside one batch (pb_pipeline.h).
+ *
+ *  Refusals are logged in the sharing log too (a denial is a decision an
+ *  auditor must see), except "store full": logging those would eat the very
+ *  headroom that keeps receipts and expiry working, so they go to the text
+ *  log only.  */
+#include "pb_pipeline.h"
+#include "pb_journal.h"
+#include "pl_log.h"
+#include "pl_wire.h"
+
+static Passerelle__Status
+s_status_of (pl_err_t err)
+{
+    switch (err) {
+        case PL_ERR_OVERSIZED:      return PASSERELLE__STATUS__STATUS_OVERSIZED;
+        case PL_ERR_BAD_VERSION:    return PASSERELLE__STATUS__STATUS_BAD_VERSION;
+        case PL_ERR_BAD_SIGNATURE:  return PASSERELLE__STATUS__STATUS_BAD_SIGNATURE;
+        case PL_ERR_PAYLOAD_HASH:   return PASSERELLE__STATUS__STATUS_BAD_PAYLOAD_HASH;
+        case PL_ERR_NO_MEMORY:      return PASSERELLE__STATUS__STATUS_INTERNAL;
+        default:                    return PASSERELLE__STATUS__STATUS_MALFORMED;
+    }
+}
+
+static void
+s_ack (pb_broker_t *self, zframe_t *routing_id, const uint8_t *event_id, Passerelle__Status status,
+       const char *reason, const pb_decision_t *decisions, size_t count, const char *warning,
+       uint64_t log_index)
+{
+    Passerelle__RecipientDecision wire [PL_MAX_RECIPIENTS * 2];
+    Passerelle__RecipientDecision *list [PL_MAX_RECIPIENTS * 2];
+    Passerelle__PublishAck ack = PASSERELLE__PUBLISH_ACK__INIT;
+    ack.event_id.data = (uint8_t *) event_id;
+    ack.event_id.len = event_id? PL_EVENT_ID_SIZE: 0;
+    ack.status = status;
+    ack.reason = (char *) reason;
+    ack.log_index = log_index;
+    for (size_t i = 0; i < count; i++) {
+        passerelle__recipient_decision__init (&wire [i]);
+        wire [i].recipient = (char *) decisions [i].name;
+        wire [i].allowed = decisions [i].status == PASSERELLE__STATUS__STATUS_OK;
+        wire [i].status = decisions [i].status;
+        wire [i].reason = (char *) decisions [i].reason;
+        wire [i].code = (char *) decisions [i].code;
+        wire [i].rule = (char *) decisions [i].rule;
+        wire [i].category = (char *) decisions [i].category;
+        list [i] = &wire [i];
+    }
+    ack.n_decisions = count;
+    ack.decisions = list;
+    char *warnings [1] = { (char *) warning };
+    if (warning && *warning) {
+        ack.warnings = warnings;
+        ack.n_warnings = 1;
+    }
+    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
+    msg.body_case = PASSERELLE__MESSAGE__BODY_PUBLISH_ACK;
+    msg.publish_ack = &ack;
+    pb_broker_defer_reply (self, routing_id, &msg, status == PASSERELLE__STATUS__STATUS_OK? event_id: NULL);
+}
+
+//  Refuse a whole event: text log, sharing log (unless the store is full),
+//  and an acknowledgement saying why.
+static void
+s_refuse (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t *peer, pl_envelope_t *envelope,
+          Passerelle__Status status, const char *reason, const pb_decision_t *decisions, size_t count)
+{
+    const uint8_t *event_id = envelope? pl_envelope_header (envelope)->event_id.data: NULL;
+    char hex [PL_EVENT_ID_SIZE * 2 + 1] = "-";
+    if (event_id)
+        pl_event_id_hex (event_id, hex);
+    log_warn ("refuse event %s from %s: %s: %s", hex, peer->id, pl_status_name (status), reason);
+    self->counts.refused++;
+    uint64_t index = 0;
+    if (status != PASSERELLE__STATUS__STATUS_STORE_FULL) {
+        pb_entry_t entry = pb_journal_refusal (envelope, peer->id, pl_status_name (status), reason,
+                                               decisions, count, pl_now_ms ());
+        pb_broker_log (self, entry.bytes, entry.size, &index);
+        free (entry.bytes);
+    }
+    s_ack (self, routing_id, event_id, status, reason, decisions, count, NULL, index);
+}
+
+static void
+s_log_decision (const char *hex, const Passerelle__EventHeader *header, const char *publisher,
+                const pb_decision_t *d)
+{
+    bool allow = d->status == PASSERELLE__STATUS__STATUS_OK;
+    log_info ("decision event %s case %s %s %s -> %s: %s %s%s%s%s%s (%s)%s", hex, header->case_ref,
+              header->event_type, publisher, d->name, allow? "allow": "deny", d->code,
+              *d->rule? " rule ": "", d->rule, *d->category? " category ": "", d->category,
+              d->reason, d->needs_review? " [review: no consent]": "");
+}
+
+//  Queue the event for each allowed recipient; deliveries go out after commit.
+static int
+s_route (pb_broker_t *self, pl_envelope_t *envelope, const pl_agency_t *publisher,
+         Passerelle__Envelope *wire, const pb_decision_t *decisions, size_t count, uint64_t now)
+{
+    const Passerelle__EventHeader *header = pl_envelope_header (envelope);
+    uint8_t header_hash [PL_HASH_SIZE];
+    pl_envelope_header_hash (envelope, header_hash);
+    Passerelle__Delivery delivery = PASSERELLE__DELIVERY__INIT;
+    delivery.envelope = wire;
+    delivery.publisher = (char *) publisher->id;
+    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
+    msg.body_case = PASSERELLE__MESSAGE__BODY_DELIVERY;
+    msg.delivery = &delivery;
+    zframe_t *frame = pl_wire_pack (&msg);
+    if (!frame)
+        return -1;
+    //  Risk escalations (and high risk and above) travel ahead of the rest
+    int risk = pl_vocab_id (PL_KIND_RISK, header->risk_level);
+    bool priority = pl_vocab_id (PL_KIND_EVENT_TYPE, header->event_type) == PL_EV_RISK_ESCALATION
+                 || risk >= PL_RISK_HIGH;
+    uint64_t retain_until = pb_sharing_retain_until (self->sharing, envelope, now);
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        if (decisions [i].status != PASSERELLE__STATUS__STATUS_OK)
+            continue;
+        rc = pb_batch_queue_push (self->batch, decisions [i].agency->id, header->event_id.data,
+                                  PL_EVENT_ID_SIZE, header_hash, now, header->valid_until_ms,
+                                  retain_until, priority, zframe_data (frame), zframe_size (frame));
+        if (rc == 1)
+            rc = 0;                     //  already owed: de-duplicated
+        if (rc == 0)
+            pb_broker_defer_delivery (self, decisions [i].agency->id, frame);
+    }
+    zframe_destroy (&frame);
+    return rc;
+}
+
+static void
+s_notify_withdrawal (pb_broker_t *self, const pl_agency_t *peer, const Passerelle__EventHeader *h,
+                     zlist_t *notify)
+{
+    for (char *agency = notify? zlist_first (notify): NULL; agency; agency = zlist_next (notify)) {
+        if (streq (agency, peer->id))
+            continue;
+        char text [300];
+        snprintf (text, sizeof text, "consent %s on case %s was withdrawn (registered by %s); "
+                  "do not share further under it", h->consent->consent_id, h->case_ref, peer->id);
+        pb_broker_notice (self, agency, "consent_withdrawn", h->case_ref, h->consent->consent_id,
+                          h->event_id.data, peer->id, text);
+    }
+}
+
+//  The event passed every check on its own: decide, admit, log, queue.
+static void
+s_accept (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t *peer, pl_envelope_t *envelope,
+          Passerelle__Envelope *wire, uint64_t now)
+{
+    const Passerelle__EventHeader *header = pl_envelope_header (envelope);
+    char hex [PL_EVENT_ID_SIZE * 2 + 1], why [512], warning [256] = "";
+    pl_event_id_hex (header->event_id.data, hex);
+    int type = pl_vocab_id (PL_KIND_EVENT_TYPE, header->event_type);
+    bool consent_event = type == PL_EV_CONSENT_GIVEN || type == PL_EV_CONSENT_WITHDRAWN;
+
+    pb_decision_t decisions [PL_MAX_RECIPIENTS * 2];
+    size_t count = pb_sharing_decide (self->sharing, self->directory, envelope, peer, now,
+                                      decisions, PL_MAX_RECIPIENTS * 2);
+    size_t allowed = 0;
+    for (size_t i = 0; i < count; i++) {
+        allowed += decisions [i].status == PASSERELLE__STATUS__STATUS_OK;
+        self->counts.denied_recipients += decisions [i].status != PASSERELLE__STATUS__STATUS_OK;
+        s_log_decision (hex, header, peer->id, &decisions [i]);
+    }
+    //  A consent change takes effect even when no one is told by this event
+    if (allowed == 0 && !consent_event) {
+        s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_NO_RECIPIENT,
+                  "no recipient may receive this event", decisions, count);
+        return;
+    }
+    uint64_t index = pb_store_log_size (self->store);
+    int rc = pb_sharing_admit (self->sharing, self->batch, envelope, decisions, count, index);
+    if (rc == PB_STORE_NO_ROOM) {
+        s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_STORE_FULL,
+                  "the broker's store is full: try again later", decisions, count);
+        return;
+    }
+    zlist_t *notify = NULL;
+    if (rc == 0 && consent_event
+    &&  pb_sharing_apply_consent (self->sharing, self->batch, envelope, now, &notify,
+                                  why, sizeof why) != 0) {
+        s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_POLICY_DENIED, why,
+                  decisions, count);
+        return;
+    }
+    if (consent_event)
+        log_info ("consent %s case %s by %s: %s", header->consent->consent_id, header->case_ref,
+                  peer->id, header->event_type);
+    pb_entry_t entry = pb_journal_publish (envelope, decisions, count, now);
+    if (rc == 0)
+        rc = pb_sharing_record (self->sharing, self->batch, envelope, decisions, count,
+                                warning, sizeof warning);
+    if (rc == 0)
+        rc = pb_broker_log (self, entry.bytes, entry.size, &index);
+    free (entry.bytes);
+    if (rc == 0 && *warning) {
+        log_warn ("event %s: %s", hex, warning);
+        pb_entry_t note = pb_journal_note ("sequence_gap", header->event_id.data, header->case_ref,
+                                           peer->id, warning, now);
+        rc = pb_broker_log (self, note.bytes, note.size, NULL);
+        free (note.bytes);
+    }
+    if (rc == 0)
+        rc = s_route (self, envelope, peer, wire, decisions, count, now);
+    if (rc == 0)
+        s_notify_withdrawal (self, peer, header, notify);
+    zlist_destroy (&notify);
+    if (rc != 0) {
+        //  Half an event must never reach the disk: the server aborts the
+        //  whole batch and refuses every event in it (their agents retry)
+        self->spoilt = true;
+        log_warn ("event %s from %s: store error: %s", hex, peer->id, pb_store_error (self->store));
+        s_ack (self, routing_id, header->event_id.data, PASSERELLE__STATUS__STATUS_INTERNAL,
+               "the broker could not store the event", NULL, 0, NULL, 0);
+        return;
+    }
+    self->counts.accepted++;
+    s_ack (self, routing_id, header->event_id.data, PASSERELLE__STATUS__STATUS_OK, "accepted",
+           decisions, count, warning, index);
+}
+
+void
+pb_pipeline_publish (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t *peer,
+                     Passerelle__Publish *publish)
+{
+    char why [256] = "";
+    pl_err_t err;
+    pl_envelope_t *envelope = pl_envelope_from_wire (publish->envelope, &err, why, sizeof why);
+    if (!envelope) {
+        s_refuse (self, routing_id, peer, NULL, s_status_of (err), why, NULL, 0);
+        return;
+    }
+    const Passerelle__EventHeader *header = pl_envelope_header (envelope);
+    uint64_t now = pl_now_ms ();
+    uint64_t skew = pol_policy_clock_skew_ms (pb_sharing_policy (self->sharing));
+    int seen;
+    if (strcmp (header->publisher, peer->id) != 0) {
+        snprintf (why, sizeof why, "authenticated as %s, cannot publish as %.64s",
+                  peer->id, header->publisher);
+        s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_PUBLISHER_MISMATCH,
+                  why, NULL, 0);
+    }
+    else
+    if ((err = pl_envelope_verify (envelope, peer->public_key)) != PL_OK)
+        s_refuse (self, routing_id, peer, envelope, s_status_of (err), pl_err_str (err), NULL, 0);
+    else
+    if (header->valid_until_ms && header->valid_until_ms <= now) {
+        snprintf (why, sizeof why, "valid until %llu, now %llu",
+                  (unsigned long long) header->valid_until_ms, (unsigned long long) now);
+        s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_EXPIRED, why, NULL, 0);
+    }
+    else
+    if (header->created_at_ms > now + skew) {
+        snprintf (why, sizeof why, "created %llu ms in the future, the policy allows %llu ms",
+                  (unsigned long long) (header->created_at_ms - now), (unsigned long long) skew);
+        s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_FUTURE, why, NULL, 0);
+    }
+    else
+    if ((seen = pb_batch_event_seen (self->batch, header->event_id.data, header->event_id.len)) != 0)
+        s_refuse (self, routing_id, peer, envelope, seen == 1? PASSERELLE__STATUS__STATUS_DUPLICATE:
+                  PASSERELLE__STATUS__STATUS_INTERNAL, seen == 1?
+                  "this event id was already accepted (replay?)": "store error", NULL, 0);
+    else
+    if (!pb_store_accepts_publish (self->store))
+        s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_STORE_FULL,
+                  "the broker's store is full: try again later", NULL, 0);
+    else
+        s_accept (self, routing_id, peer, envelope, publish->envelope, now);
+    pl_envelope_destroy (&envelope);
+}
+
+void
+pb_pipeline_receipt (pb_broker_t *self, const pl_agency_t *peer, Passerelle__Receipt *receipt)
+{
+    char hex [PL_EVENT_ID_SIZE * 2 + 1] = "-";
+    uint8_t owed [PL_HASH_SIZE];
+    if (receipt->event_id.len != PL_EVENT_ID_SIZE
+    ||  pb_store_queue_find (self->store, peer->id, receipt->event_id.data, PL_EVENT_ID_SIZE,
+                             owed) != 0) {
+        log_debug ("receipt from %s: nothing owed (already receipted)", peer->id);
+        return;
+    }
+    pl_event_id_hex (receipt->event_id.data, hex);
+    uint8_t signed_bytes [PL_RECEIPT_BYTES_MAX];
+    size_t size = pl_receipt_bytes (receipt->event_id.data, owed, peer->id,
+                                    receipt->received_at_ms, signed_bytes);
+    if (!receipt->recipient || strcmp (receipt->recipient, peer->id) != 0
+    ||  receipt->signature.len != PL_SIGNATURE_SIZE
+    ||  !pl_signature_verify (peer->public_key, signed_bytes, size, receipt->signature.data)) {
+        log_warn ("receipt for event %s from %s: bad signature, delivery kept", hex, peer->id);
+        return;
+    }
+    pb_entry_t entry = pb_journal_receipt (receipt->event_id.data, peer->id, owed,
+                                           receipt->received_at_ms, receipt->signature.data,
+                                           pl_now_ms ());
+    int rc = pb_broker_log (self, entry.bytes, entry.size, NULL);
+    free (entry.bytes);
+    if (rc == 0)
+        rc = pb_batch_queue_remove (self->batch, peer->id, receipt->event_id.data, PL_EVENT_ID_SIZE);
+    if (rc < 0) {
+        self->spoilt = true;
+        log_warn ("receipt for event %s from %s: store error: %s", hex, peer->id,
+                  pb_store_error (self->store));
+        return;
+    }
+    self->counts.receipts++;
+    log_info ("receipt event %s by %s", hex, peer->id);
+}
+
+//  Called by the store for each purged item (a copy: we may write).
+static int
+s_log_expiry (const pb_queue_item_t *item, void *arg)
+{
+    pb_broker_t *self = arg;
+    char hex [PL_EVENT_ID_SIZE * 2 + 1] = "-", text [300];
+    uint64_t now = pl_now_ms ();
+    bool expired = item->valid_until_ms && item->valid_until_ms <= now;
+    if (item->event_id_size == PL_EVENT_ID_SIZE)
+        pl_event_id_hex (item->event_id, hex);
+    snprintf (text, sizeof text, "event %s was not delivered to %s before its %s", hex,
+              item->agency, expired? "valid-until": "retention period ended");
+    pb_entry_t entry = pb_journal_note ("expiry", item->event_id_size == PL_EVENT_ID_SIZE?
+                                        item->event_id: NULL, NULL, item->agency, text, now);
+    int rc = pb_broker_log (self, entry.bytes, entry.size, NULL);
+    free (entry.bytes);
+    log_warn ("expiry: %s", text);
+    self->counts.expired++;
+    //  Tell the publisher (broker notices themselves just lapse)
+    pb_event_t *event = NULL;
+    if (rc == 0 && item->event_id_size == PL_EVENT_ID_SIZE
+    &&  pb_store_event_lookup (self->store, item->event_id, item->event_id_size, &event) == 0) {
+        rc = pb_broker_notice (self, event->publisher, "expired", NULL, NULL, item->event_id,
+                               item->agency, text);
+        pb_event_destroy (&event);
+    }
+    return rc < 0? rc: 0;
+}
+
+uint64_t
+pb_pipeline_expire (pb_broker_t *self, uint64_t now_ms)
+{
+    uint64_t purged = 0;
+    if (pb_batch_queue_purge_due (self->batch, now_ms, 100, s_log_expiry, self, &purged) != 0)
+        log_warn ("expiry: store error: %s", pb_store_error (self->store));
+    return purged;
+}

@@ -1,0 +1,30 @@
+/*  pb_pipeline: what the broker does with a publish, a receipt, and time.
+ *
+ *  Each function works inside the batch the server has open (pb_broker_t),
+ *  writes the store and the sharing log there, and defers every reply and
+ *  delivery until that batch commits:
+ *
+ *  publish  decode and bound-check -> the CURVE peer is the publisher ->
+ *           signature and payload hash -> valid-until and clock skew ->
+ *           replay (event id) -> store has room -> a decision per candidate
+ *           recipient -> admit (event id, routing) -> consent registry ->
+ *           log entry with every decision -> queue for each allowed
+ *           recipient -> acknowledge (after commit) -> deliver (after commit)
+ *  receipt  the recipient's signature over what it received -> log it ->
+ *           remove the queue item
+ *  expire   purge queue items past valid-until or retention, log each and
+ *           tell the publisher with a notice  */
+#ifndef PB_PIPELINE_H_INCLUDED
+#define PB_PIPELINE_H_INCLUDED
+
+#include "pb_broker.h"
+
+void pb_pipeline_publish (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t *peer,
+                          Passerelle__Publish *publish);
+
+void pb_pipeline_receipt (pb_broker_t *self, const pl_agency_t *peer, Passerelle__Receipt *receipt);
+
+/*  Purge what is due at now_ms; returns how many items were purged.  */
+uint64_t pb_pipeline_expire (pb_broker_t *self, uint64_t now_ms);
+
+#endif
