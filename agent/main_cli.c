@@ -9,8 +9,9 @@
  *  Every command but keygen talks to the running agent over its control
  *  socket; the agent holds the key, so staff using the CLI never touch it.
  *  Exit codes (README "Exit codes"): 0 done, 1 usage, 2 agent unreachable,
- *  3 refused (by the agent or the broker), 4 try again later (not connected,
- *  no answer in time), 5 local file error.  */
+ *  3 refused (by the agent or the broker), 4 try again later (nothing was
+ *  accepted), 5 local file error, 6 queued: accepted into the agent's outbox,
+ *  the broker's answer is not in yet (`passerelle outcome ID` later).  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@
 #include "pl_keys.h"
 #include "pl_vocab.h"
 
-enum { EXIT_DONE, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REFUSED, EXIT_LATER, EXIT_FILE };
+enum { EXIT_DONE, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REFUSED, EXIT_LATER, EXIT_FILE, EXIT_QUEUED };
 
 static const char *s_usage_text =
     "usage: passerelle [-c agent.cfg | -s SOCKET] COMMAND [OPTIONS]\n"
@@ -32,6 +33,7 @@ static const char *s_usage_text =
     "  keygen   make an agency (or broker) key pair\n"
     "  publish  seal, sign and publish a case event through the agent\n"
     "  consent  register or withdraw a person's consent with the broker\n"
+    "  outcome  what the broker answered for an event this agency published\n"
     "  inbox    show events delivered to this agency, verified and decrypted\n"
     "  status   show the agent's connection state and counters\n"
     "'passerelle COMMAND --help' describes each command.\n"
@@ -126,7 +128,8 @@ s_report_error (json_t *reply)
     const char *message = json_string_value (json_object_get (reply, "message"));
     if (!code)
         return 0;
-    bool later = streq (code, "not_connected") || streq (code, "timeout");
+    bool later = streq (code, "not_connected") || streq (code, "timeout")
+              || streq (code, "store_full");
     return s_fail (later? EXIT_LATER: EXIT_REFUSED, "%s (%s)", message? message: code, code);
 }
 
@@ -169,6 +172,31 @@ s_read_payload (const char *path, json_t *request)
 
 //  --------------------------------------------------------------------------
 //  publish
+
+static void s_print_decisions (json_t *reply);
+
+//  "event <id> accepted|refused|queued" and the decisions; the exit code.
+static int
+s_print_outcome (json_t *reply, bool as_json)
+{
+    bool accepted = json_is_true (json_object_get (reply, "accepted"));
+    bool queued = json_is_true (json_object_get (reply, "queued"));
+    if (as_json) {
+        char *text = json_dumps (reply, JSON_COMPACT);
+        printf ("%s\n", text);
+        free (text);
+    }
+    else {
+        printf ("event %s %s", json_string_value (json_object_get (reply, "event_id")),
+                accepted? "accepted": queued? "queued": "refused");
+        if (!accepted)
+            printf (": %s%s%s", queued? "": json_string_value (json_object_get (reply, "status")),
+                    queued? "": ": ", json_string_value (json_object_get (reply, "reason")));
+        printf ("\n");
+        s_print_decisions (reply);
+    }
+    return accepted? EXIT_DONE: queued? EXIT_QUEUED: EXIT_REFUSED;
+}
 
 //  "  -> pp-paris: allow (rule justice-refers-to-perpetrator-programme)"
 //  "  -> ss-paris: deny consent_scope, category health (rule ...): reason"
@@ -214,7 +242,11 @@ s_publish_help (void)
             "  --type correction --supersedes ID goes to everyone who received ID (add --to\n"
             "  for more); only the original publisher may correct.\n"
             "  --valid-for defaults to 30d (e.g. 90m, 12h, 7d).\n"
-            "exit: 0 accepted, 3 refused, 4 not connected or no answer (retry), 2 agent unreachable\n");
+            "  The event is committed to the agent's outbox first and sent until the broker\n"
+            "  answers, across restarts of either side.\n"
+            "exit: 0 accepted, 3 refused, 6 queued (no answer yet: see passerelle outcome),\n"
+            "      4 nothing accepted (agent never reached the broker, or its store is full),\n"
+            "      2 agent unreachable\n");
 }
 
 static int
@@ -281,23 +313,36 @@ s_publish (pa_client_t **client_p, const char *config, const char *socket, int a
         json_decref (reply);
         return code;
     }
-    bool accepted = json_is_true (json_object_get (reply, "accepted"));
-    if (as_json) {
-        char *text = json_dumps (reply, JSON_COMPACT);
-        printf ("%s\n", text);
-        free (text);
-    }
-    else {
-        printf ("event %s %s", json_string_value (json_object_get (reply, "event_id")),
-                accepted? "accepted": "refused");
-        if (!accepted)
-            printf (": %s: %s", json_string_value (json_object_get (reply, "status")),
-                    json_string_value (json_object_get (reply, "reason")));
-        printf ("\n");
-        s_print_decisions (reply);
-    }
+    int exit_code = s_print_outcome (reply, as_json);
     json_decref (reply);
-    return accepted? EXIT_DONE: EXIT_REFUSED;
+    return exit_code;
+}
+
+//  --------------------------------------------------------------------------
+//  outcome: what became of an event this agency published
+
+static int
+s_outcome (pa_client_t *client, int argc, char **argv)
+{
+    bool as_json = argc > 2 && streq (argv [2], "--json");
+    if (argc < 2 || streq (argv [1], "--help") || argc > 3 || (argc == 3 && !as_json)) {
+        printf ("usage: passerelle outcome EVENT-ID [--json]\n"
+                "  What the broker answered for an event this agency published, or that it\n"
+                "  is still in the outbox waiting for the broker (kept across restarts).\n"
+                "exit: 0 accepted, 3 refused, 6 still queued\n");
+        return argc >= 2 && streq (argv [1], "--help")? EXIT_DONE: EXIT_USAGE;
+    }
+    json_t *request = json_pack ("{s:s, s:s}", "op", "outcome", "event_id", argv [1]);
+    char err [256];
+    json_t *reply = pa_client_call (client, request, 5000, err, sizeof err);
+    json_decref (request);
+    if (!reply)
+        return s_fail (EXIT_UNREACHABLE, "%s", err);
+    int code = s_report_error (reply);
+    if (code == EXIT_DONE)
+        code = s_print_outcome (reply, as_json);
+    json_decref (reply);
+    return code;
 }
 
 //  --------------------------------------------------------------------------
@@ -565,12 +610,19 @@ s_status (pa_client_t *client, int argc, char **argv)
     }
     else {
         json_t *counts = json_object_get (reply, "counts");
-        printf ("agency %s\nbroker %s: %s\ndirectory %lld agencies\nsequence %lld\n",
+        printf ("agency %s\nbroker %s: %s\ndirectory %lld agencies\nsequence %lld\n"
+                "outbox %lld waiting\ninbox %lld received\nlog checkpoint verified at %lld\n",
                 json_string_value (json_object_get (reply, "agency")),
                 json_string_value (json_object_get (reply, "broker")),
                 connected? "connected": "not connected",
                 (long long) json_integer_value (json_object_get (reply, "directory_size")),
-                (long long) json_integer_value (json_object_get (reply, "sequence")));
+                (long long) json_integer_value (json_object_get (reply, "sequence")),
+                (long long) json_integer_value (json_object_get (reply, "outbox")),
+                (long long) json_integer_value (json_object_get (reply, "inbox_last")),
+                (long long) json_integer_value (json_object_get (reply, "checkpoint_size")));
+        const char *alarm = json_string_value (json_object_get (reply, "log_alarm"));
+        if (alarm)
+            printf ("ALERT: the broker's sharing log failed verification: %s\n", alarm);
         const char *key;
         json_t *value;
         json_object_foreach (counts, key, value)
@@ -623,7 +675,7 @@ main (int argc, char **argv)
     if (streq (command, "consent"))
         code = s_consent (&client, config, socket, sub_argc, sub_argv);
     else
-    if (!streq (command, "inbox") && !streq (command, "status")) {
+    if (!streq (command, "inbox") && !streq (command, "status") && !streq (command, "outcome")) {
         fprintf (stderr, "passerelle: unknown command '%s'\n%s", command, s_usage_text);
         return EXIT_USAGE;
     }
@@ -632,6 +684,7 @@ main (int argc, char **argv)
         return code;
     else
         code = streq (command, "inbox")? s_inbox (client, sub_argc, sub_argv):
+               streq (command, "outcome")? s_outcome (client, sub_argc, sub_argv):
                s_status (client, sub_argc, sub_argv);
     pa_client_destroy (&client);
     return code;

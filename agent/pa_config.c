@@ -1,5 +1,6 @@
 /*  pa_config: agent.cfg (see pa_config.h).  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <libgen.h>
 #include "pa_config.h"
@@ -24,6 +25,7 @@ pa_config_load (const char *path, pa_config_t *config, char *err, size_t err_siz
     memset (config, 0, sizeof *config);
     config->heartbeat_ms = 1000;
     config->publish_timeout_ms = 10000;
+    config->map_size = (size_t) 256 << 20;
     pl_zpl_t *zpl = pl_zpl_load (path, err, err_size);
     if (!zpl)
         return -1;
@@ -32,7 +34,8 @@ pa_config_load (const char *path, pa_config_t *config, char *err, size_t err_siz
     zconfig_t *agent = zconfig_locate (root, "agent");
     static const char *top [] = { "agent", NULL };
     static const char *allowed [] = { "key", "broker", "broker-key", "state", "control",
-                                      "heartbeat", "publish-timeout", NULL };
+                                      "heartbeat", "publish-timeout", "map-size",
+                                      "broker-origin", NULL };
     if (pl_zpl_check_names (zpl, root, top, err, err_size) != 0)
         goto done;
     if (!agent) {
@@ -84,6 +87,24 @@ pa_config_load (const char *path, pa_config_t *config, char *err, size_t err_siz
                           "100ms, such as 1s or 500ms", durations [i]);
             goto done;
         }
+    if ((node = zconfig_locate (agent, "map-size"))) {
+        char *end;
+        unsigned long long value = strtoull (zconfig_value (node), &end, 10);
+        if (*end || value < 262144) {
+            pl_zpl_error (zpl, node, err, err_size, "map-size: expected bytes, at least 262144");
+            goto done;
+        }
+        config->map_size = (size_t) value;
+    }
+    if ((node = zconfig_locate (agent, "broker-origin"))) {
+        const char *value = zconfig_value (node);
+        if (!*value || strlen (value) >= sizeof config->broker_origin || strpbrk (value, " \t+")) {
+            pl_zpl_error (zpl, node, err, err_size, "broker-origin: expected the broker's log "
+                          "name (its 'origin' setting), without spaces or '+'");
+            goto done;
+        }
+        snprintf (config->broker_origin, sizeof config->broker_origin, "%s", value);
+    }
     rc = 0;
 done:
     pl_zpl_destroy (&zpl);

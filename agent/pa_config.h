@@ -8,6 +8,8 @@
  *          control = state/agent.sock     CLI socket (default: in state, 0600)
  *          heartbeat = 1s                 ping interval; 3 missed = broker dead
  *          publish-timeout = 10s          how long the CLI waits for the broker
+ *          map-size = 268435456           bytes the outbox/inbox store may grow to
+ *          broker-origin = broker         the broker's log name (its checkpoints)
  *
  *  Relative paths are relative to the configuration file's folder.  */
 #ifndef PA_CONFIG_H_INCLUDED
@@ -24,6 +26,8 @@ typedef struct {
     char control_path [4096];
     uint64_t heartbeat_ms;
     uint64_t publish_timeout_ms;
+    size_t map_size;                /* LMDB map of the outbox/inbox store, bytes */
+    char broker_origin [96];        /* the broker's log name; default: broker key id */
 } pa_config_t;
 
 int pa_config_load (const char *path, pa_config_t *config, char *err, size_t err_size);

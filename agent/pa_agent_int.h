@@ -1,0 +1,69 @@
+/*  pa_agent_int: the agent's state, shared by the actor and the publisher.
+ *
+ *  Private to agent/: pa_agent.c owns it (broker link, deliveries, the
+ *  control socket), pa_publisher.c works on it (outbox, publishing, the
+ *  broker's answers).  */
+#ifndef PA_AGENT_INT_H_INCLUDED
+#define PA_AGENT_INT_H_INCLUDED
+
+#include <czmq.h>
+#include <jansson.h>
+#include "pa_config.h"
+#include "pa_store.h"
+#include "pl_directory.h"
+#include "pl_keys.h"
+#include "passerelle.pb-c.h"
+
+typedef struct {
+    zframe_t *routing_id;           //  the CLI (or API caller) waiting
+    uint8_t event_id [16];
+    uint64_t deadline_ms;
+    uint64_t inbox_after;           //  for inbox waiters
+    size_t inbox_max;
+} pa_waiter_t;
+
+typedef struct {
+    zsock_t *pipe;
+    pa_config_t *config;
+    zloop_t *loop;
+    pl_keys_t *keys;
+    zcert_t *cert;
+    char broker_z85 [41];
+    uint8_t broker_key [32];        //  verifies the broker's notices and checkpoints
+    char origin [PL_ID_MAX + 32];   //  the broker's log name in checkpoints
+    zsock_t *dealer;
+    zactor_t *monitor;
+    zsock_t *control;
+    int lock_fd;                    //  flock on state/agent.lock: one agent per state
+    pa_store_t *store;              //  outbox, inbox, sequence, checkpoint
+    pl_directory_t *directory;      //  from the broker's Welcome, kept on disk too
+    zlistx_t *publishes;            //  pa_waiter_t: callers awaiting a PublishAck
+    zlistx_t *inbox_waiters;        //  pa_waiter_t: callers long-polling the inbox
+    uint64_t legacy_sequence;       //  from an old state/sequence file, if any
+    bool connected;
+    bool refusal_logged;
+    uint64_t last_heard_ms;
+    char log_alarm [400];           //  non-empty: the broker's log failed verification
+    struct {
+        uint64_t published, accepted, refused, delivered, duplicates, undecryptable,
+                 connects, retries, checkpoints;
+    } counts;
+} pa_agent_t;
+
+/*  Reply to a control caller with a JSON object (consumed).  */
+void pa_agent_reply (pa_agent_t *self, zframe_t *routing_id, json_t *reply);
+void pa_agent_reply_error (pa_agent_t *self, zframe_t *routing_id, const char *code,
+                           const char *message);
+int pa_agent_send_broker (pa_agent_t *self, Passerelle__Message *msg);
+
+/*  pa_publisher.c  */
+void pa_publisher_request (pa_agent_t *self, zframe_t *routing_id, json_t *request);
+void pa_publisher_ack (pa_agent_t *self, Passerelle__PublishAck *ack);
+/*  Send what the outbox holds that is due (all of it when everything is).  */
+void pa_publisher_flush (pa_agent_t *self, bool everything);
+/*  Answer callers whose broker answer did not come in time.  */
+void pa_publisher_expire_waiters (pa_agent_t *self, uint64_t now_ms);
+/*  {"op":"outcome","event_id":HEX}: what became of one of our events.  */
+void pa_publisher_outcome (pa_agent_t *self, zframe_t *routing_id, json_t *request);
+
+#endif
