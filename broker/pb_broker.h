@@ -34,6 +34,7 @@ typedef struct {
     zhashx_t *clients;              //  routing id (hex) -> pb_client_t
     pb_batch_t *batch;              //  open while a group of messages is handled
     bool spoilt;                    //  a write failed mid-event: abort, never commit
+    bool spoilt_by_space;           //  ... because the store is full
     zlistx_t *deferred;             //  what to send once the batch commits
     struct {
         uint64_t accepted, refused, receipts, denied_recipients, expired;

@@ -211,10 +211,13 @@ s_accept (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t *peer, pl_e
     if (rc != 0) {
         //  Half an event must never reach the disk: the server aborts the
         //  whole batch and refuses every event in it (their agents retry)
+        bool full = rc == PB_STORE_NO_ROOM || rc == PB_STORE_FULL;
         self->spoilt = true;
+        self->spoilt_by_space |= full;
         log_warn ("event %s from %s: store error: %s", hex, peer->id, pb_store_error (self->store));
-        s_ack (self, routing_id, header->event_id.data, PASSERELLE__STATUS__STATUS_INTERNAL,
-               "the broker could not store the event", NULL, 0, NULL, 0);
+        s_ack (self, routing_id, header->event_id.data, full? PASSERELLE__STATUS__STATUS_STORE_FULL:
+               PASSERELLE__STATUS__STATUS_INTERNAL, full? "the broker's store is full: try again "
+               "later": "the broker could not store the event", NULL, 0, NULL, 0);
         return;
     }
     self->counts.accepted++;

@@ -299,8 +299,10 @@ s_handle_hello (server_t *self, zframe_t *routing_id, const pl_agency_t *peer,
     }
     free (key);
     client->last_seen_ms = pl_now_ms ();
-    client->checkpoint_size = self->checkpoint_size;
     s_send_welcome (self, routing_id, hello->checkpoint_size);
+    //  What this agent verified is what the next proof must start from
+    client->checkpoint_size = self->checkpoint_note && hello->checkpoint_size < self->checkpoint_size?
+                              self->checkpoint_size: hello->checkpoint_size;
     //  Replayed after this batch commits, so it includes what the batch adds
     deferred_t *item = calloc (1, sizeof *item);
     if (item) {
@@ -401,7 +403,7 @@ static int
 s_begin (server_t *self)
 {
     pb_broker_t *broker = &self->broker;
-    broker->spoilt = false;
+    broker->spoilt = broker->spoilt_by_space = false;
     broker->batch = pb_store_begin (broker->store);
     if (!broker->batch)
         log_warn ("cannot open a store batch: %s", pb_store_error (broker->store));
@@ -414,8 +416,10 @@ s_commit (server_t *self)
 {
     pb_broker_t *broker = &self->broker;
     int rc = -1;
-    if (broker->batch && broker->spoilt)
+    if (broker->batch && broker->spoilt) {
         pb_batch_abort (&broker->batch);
+        rc = broker->spoilt_by_space? PB_STORE_FULL: -1;
+    }
     else
     if (broker->batch)
         rc = pb_batch_commit (&broker->batch);
@@ -434,7 +438,8 @@ s_commit (server_t *self)
             ack.event_id.len = PL_EVENT_ID_SIZE;
             ack.status = rc == PB_STORE_FULL? PASSERELLE__STATUS__STATUS_STORE_FULL:
                                               PASSERELLE__STATUS__STATUS_INTERNAL;
-            ack.reason = "the broker could not store the event: try again later";
+            ack.reason = rc == PB_STORE_FULL? "the broker's store is full: try again later":
+                         "the broker could not store the event: try again later";
             Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
             msg.body_case = PASSERELLE__MESSAGE__BODY_PUBLISH_ACK;
             msg.publish_ack = &ack;

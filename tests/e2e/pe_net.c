@@ -434,6 +434,22 @@ pe_net_stop_broker (pe_net_t *self)
 }
 
 int
+pe_net_kill_broker (pe_net_t *self, int sig)
+{
+    s_kill (&self->broker_pid, sig);
+    return 0;
+}
+
+int
+pe_net_kill_agent (pe_net_t *self, const char *id, int sig)
+{
+    agency_t *agency = s_agency (self, id);
+    if (agency)
+        s_kill (&agency->pid, sig);
+    return agency? 0: -1;
+}
+
+int
 pe_net_start_agent (pe_net_t *self, const char *id, bool wait_connected)
 {
     agency_t *agency = s_agency (self, id);

@@ -45,6 +45,9 @@ int pe_net_write_directory (pe_net_t *self, const char *omit);
 int pe_net_start_broker (pe_net_t *self, const char *extra);
 int pe_net_signal_broker (pe_net_t *self, int sig);
 int pe_net_stop_broker (pe_net_t *self);
+/*  Kill with sig (e.g. SIGKILL) and reap; the next start reuses its state.  */
+int pe_net_kill_broker (pe_net_t *self, int sig);
+int pe_net_kill_agent (pe_net_t *self, const char *id, int sig);
 
 /*  Start an agency's agent; waits until its control socket answers and, if
  *  wait_connected, until it reports a broker connection (up to 10 s).  */

@@ -1,0 +1,331 @@
+/*  End to end: nothing lost, nothing hidden (issue 4), with real processes.
+ *
+ *  A stream of publishes while the broker, or the agents, are killed with
+ *  SIGKILL at random moments and restarted; then every event whose publish
+ *  was acknowledged (accepted, or accepted into the outbox) must have
+ *  reached its recipient exactly once and appear once in the sharing log,
+ *  and the log must verify. Also: a full store, and a broker that rewrites
+ *  its log (an agent must notice). Bounded in time; the random moments come
+ *  from a seed printed on failure.  */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <czmq.h>
+#include <unistd.h>
+#include "pl_test.h"
+#include "e2e/pe_net.h"
+#include "pb_store.h"
+#include "pl_merkle.h"
+#include "passerelle.pb-c.h"
+
+#define EVENTS 30                   //  in a stream
+#define FILL_MAX 200                //  at most, to fill a small store
+
+static pe_net_t *
+s_pair (const char *broker_extra)
+{
+    pe_net_t *net = pe_net_new ();
+    ck_assert_ptr_nonnull (net);
+    ck_assert_int_eq (pe_net_add_agency (net, "police-paris", "police", "paris", true), 0);
+    ck_assert_int_eq (pe_net_add_agency (net, "pp-paris", "perpetrator_programme", "paris", true), 0);
+    ck_assert_int_eq (pe_net_write_directory (net, NULL), 0);
+    ck_assert_int_eq (pe_net_start_broker (net, broker_extra), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "police-paris", true), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
+    return net;
+}
+
+static int
+s_publish (pe_net_t *net, int number, const char *padding)
+{
+    char payload [8192];
+    snprintf (payload, sizeof payload, "{\"n\":\"EV-%03d\",\"pad\":\"%s\"}", number, padding);
+    pe_result_t r = pe_net_cli (net, "police-paris", payload, "publish", "--type", "referral",
+        "--case", "C-DUR-1", "--to", "pp-paris", "--category", "identity,referral",
+        "--purpose", "referral", "--basis", "legal_obligation", "--justification", "durability",
+        "-", NULL);
+    int status = r.status;
+    pe_result_free (&r);
+    return status;
+}
+
+//  Publish EVENTS events from a child process; it writes one line per event,
+//  "N STATUS", to a file the parent reads when it is done.
+static pid_t
+s_stream (pe_net_t *net, const char *padding)
+{
+    pid_t pid = fork ();
+    if (pid == 0) {
+        FILE *out = fopen (pe_net_path (net, "stream.txt"), "w");
+        for (int n = 0; n < EVENTS; n++) {
+            fprintf (out, "%d %d\n", n, s_publish (net, n, padding));
+            fflush (out);
+        }
+        fclose (out);
+        _exit (0);
+    }
+    return pid;
+}
+
+//  Which events the publisher was told were taken (accepted: 0; in the
+//  outbox: 6). Fills taken [EVENTS]; returns how many.
+static int
+s_taken (pe_net_t *net, bool *taken)
+{
+    FILE *in = fopen (pe_net_path (net, "stream.txt"), "r");
+    ck_assert_ptr_nonnull (in);
+    int n, status, count = 0;
+    memset (taken, 0, EVENTS * sizeof *taken);
+    while (fscanf (in, "%d %d", &n, &status) == 2)
+        if (n >= 0 && n < EVENTS && (status == 0 || status == 6)) {
+            taken [n] = true;
+            count++;
+        }
+    fclose (in);
+    return count;
+}
+
+static bool
+s_outbox_empty (pe_net_t *net, const char *id, int ms)
+{
+    for (int waited = 0; waited < ms; waited += 200) {
+        pe_result_t r = pe_net_cli (net, id, NULL, "status", "--json", NULL);
+        bool empty = strstr (r.out, "\"outbox\":0") != NULL;
+        pe_result_free (&r);
+        if (empty)
+            return true;
+        usleep (200000);
+    }
+    return false;
+}
+
+//  Each taken event is in the recipient's inbox exactly once, nothing else.
+static void
+s_assert_delivered_once (pe_net_t *net, const bool *taken, int events, int ms)
+{
+    char *inbox = NULL;
+    for (int waited = 0; ; waited += 250) {
+        pe_result_t r = pe_net_cli (net, "pp-paris", NULL, "inbox", "--json", NULL);
+        free (r.err);
+        free (inbox);
+        inbox = r.out;
+        int found = 0;
+        for (int n = 0; n < events; n++) {
+            char tag [16];
+            snprintf (tag, sizeof tag, "EV-%03d", n);
+            found += taken [n] && strstr (inbox, tag);
+        }
+        int wanted = 0;
+        for (int n = 0; n < events; n++)
+            wanted += taken [n];
+        if (found == wanted || waited >= ms)
+            break;
+        usleep (250000);
+    }
+    for (int n = 0; n < events; n++) {
+        char tag [16];
+        snprintf (tag, sizeof tag, "EV-%03d", n);
+        const char *first = strstr (inbox, tag);
+        if (taken [n]) {
+            ck_assert_msg (first, "event %s was acknowledged but never delivered", tag);
+            ck_assert_msg (!strstr (first + 1, tag), "event %s was delivered twice", tag);
+        }
+    }
+    free (inbox);
+}
+
+typedef struct {
+    int publishes;                  //  kind publish entries
+    zhashx_t *event_ids;            //  hex -> count, to find doubles
+    int doubles;
+} census_t;
+
+static int
+s_count_entry (uint64_t index, const uint8_t *entry, size_t size, void *arg)
+{
+    (void) index;
+    census_t *census = arg;
+    Passerelle__LogEntry *e = passerelle__log_entry__unpack (NULL, size, entry);
+    ck_assert_ptr_nonnull (e);
+    if (e->kind && strcmp (e->kind, "publish") == 0 && e->event_id.len == 16) {
+        census->publishes++;
+        char hex [33];
+        for (int i = 0; i < 16; i++)
+            snprintf (hex + 2 * i, 3, "%02x", e->event_id.data [i]);
+        if (zhashx_lookup (census->event_ids, hex))
+            census->doubles++;
+        zhashx_insert (census->event_ids, hex, "");
+    }
+    passerelle__log_entry__free_unpacked (e, NULL);
+    return 0;
+}
+
+static int
+s_recompute (uint64_t index, const uint8_t *entry, size_t size, void *arg)
+{
+    (void) index;
+    pl_merkle_append_data ((pl_merkle_t *) arg, entry, size, NULL);
+    return 0;
+}
+
+//  With the broker stopped: one publish entry per accepted event, none
+//  twice, and the tree rebuilt from the entries has the stored root.
+static void
+s_assert_log_sound (pe_net_t *net, int at_least)
+{
+    char path [1100], err [512];
+    snprintf (path, sizeof path, "%s/broker-state/store", pe_net_dir (net));
+    pb_store_t *store = pb_store_open (path, 0, true, err, sizeof err);
+    ck_assert_msg (store, "store: %s", err);
+    census_t census = { 0, zhashx_new (), 0 };
+    ck_assert_int_eq (pb_store_log_range (store, 0, UINT64_MAX, s_count_entry, &census), 0);
+    ck_assert_msg (census.doubles == 0, "%d events were logged twice", census.doubles);
+    ck_assert_msg (census.publishes >= at_least, "%d publish entries, %d events acknowledged",
+                   census.publishes, at_least);
+    pl_merkle_t *tree = pl_merkle_new (NULL, NULL, 0);
+    ck_assert_int_eq (pb_store_log_range (store, 0, UINT64_MAX, s_recompute, tree), 0);
+    uint8_t recomputed [PL_MERKLE_HASH_SIZE], stored [PL_MERKLE_HASH_SIZE];
+    uint64_t size;
+    pl_merkle_root (tree, recomputed);
+    ck_assert_int_eq (pb_store_log_root (store, &size, stored), 0);
+    ck_assert_int_eq (pl_merkle_size (tree), size);
+    ck_assert_msg (memcmp (recomputed, stored, sizeof stored) == 0, "the log does not verify");
+    pl_merkle_destroy (&tree);
+    zhashx_destroy (&census.event_ids);
+    pb_store_destroy (&store);
+}
+
+START_TEST (the_broker_killed_at_random_moments_loses_nothing_acknowledged)
+{
+    unsigned seed = (unsigned) time (NULL);
+    srand (seed);
+    pe_net_t *net = s_pair ("    checkpoint-interval = 500ms\n");
+    pid_t stream = s_stream (net, "x");
+    for (int round = 0; round < 4; round++) {
+        usleep ((useconds_t) (300000 + rand () % 900000));
+        ck_assert_int_eq (pe_net_kill_broker (net, SIGKILL), 0);
+        usleep ((useconds_t) (rand () % 300000));
+        ck_assert_msg (pe_net_start_broker (net, "    checkpoint-interval = 500ms\n") == 0,
+                       "broker did not restart after SIGKILL (seed %u)", seed);
+    }
+    ck_assert_int_eq (waitpid (stream, NULL, 0), stream);
+    bool taken [EVENTS];
+    int count = s_taken (net, taken);
+    ck_assert_msg (count > 0, "no publish was acknowledged (seed %u)", seed);
+    ck_assert_msg (s_outbox_empty (net, "police-paris", 60000), "the outbox never drained (seed %u)", seed);
+    s_assert_delivered_once (net, taken, EVENTS, 20000);
+    ck_assert_int_eq (pe_net_stop_broker (net), 0);
+    s_assert_log_sound (net, count);
+    pe_net_destroy (&net);
+}
+END_TEST
+
+START_TEST (agents_killed_at_random_moments_lose_nothing_and_deliver_once)
+{
+    unsigned seed = (unsigned) time (NULL) ^ 0x5eed;
+    srand (seed);
+    pe_net_t *net = s_pair (NULL);
+    pid_t stream = s_stream (net, "y");
+    for (int round = 0; round < 4; round++) {
+        usleep ((useconds_t) (300000 + rand () % 900000));
+        //  The recipient mid-delivery, then the publisher mid-stream
+        const char *victim = round % 2? "police-paris": "pp-paris";
+        ck_assert_int_eq (pe_net_kill_agent (net, victim, SIGKILL), 0);
+        usleep ((useconds_t) (rand () % 300000));
+        ck_assert_msg (pe_net_start_agent (net, victim, false) == 0,
+                       "%s did not restart after SIGKILL (seed %u)", victim, seed);
+    }
+    ck_assert_int_eq (waitpid (stream, NULL, 0), stream);
+    bool taken [EVENTS];
+    int count = s_taken (net, taken);
+    ck_assert_msg (count > 0, "no publish was acknowledged (seed %u)", seed);
+    ck_assert (pe_net_wait_connected (net, "police-paris", true, 10000));
+    ck_assert_msg (s_outbox_empty (net, "police-paris", 60000), "the outbox never drained (seed %u)", seed);
+    s_assert_delivered_once (net, taken, EVENTS, 20000);
+    ck_assert_int_eq (pe_net_stop_broker (net), 0);
+    s_assert_log_sound (net, count);
+    pe_net_destroy (&net);
+}
+END_TEST
+
+START_TEST (a_full_store_refuses_publishes_cleanly_and_keeps_delivering)
+{
+    pe_net_t *net = s_pair ("    map-size = 262144\n");
+    ck_assert_int_eq (pe_net_stop_agent (net, "pp-paris"), 0);
+    char padding [4001];
+    memset (padding, 'p', sizeof padding - 1);
+    padding [sizeof padding - 1] = 0;
+    bool taken [FILL_MAX] = { false };
+    int accepted = 0, queued = 0;
+    for (int n = 0; n < FILL_MAX && queued == 0; n++) {
+        int status = s_publish (net, n, padding);
+        ck_assert_msg (status == 0 || status == 6, "publish %d: exit %d", n, status);
+        taken [n] = status == 0;
+        accepted += status == 0;
+        queued += status == 6;
+    }
+    ck_assert_msg (queued == 1 && accepted > 0, "the store never filled (%d accepted)", accepted);
+    //  The publisher was told why, and keeps the event to retry
+    ck_assert (pe_net_wait_log (net, "police-paris", "store is full", 5000));
+    char *log = pe_net_log (net, "broker");
+    ck_assert_ptr_nonnull (strstr (log, "store full"));
+    free (log);
+    //  Delivery of what is stored goes on
+    ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
+    s_assert_delivered_once (net, taken, FILL_MAX, 20000);
+    ck_assert_int_eq (pe_net_stop_broker (net), 0);
+    s_assert_log_sound (net, accepted);
+    pe_net_destroy (&net);
+}
+END_TEST
+
+START_TEST (an_agent_notices_a_broker_that_rewrites_its_log)
+{
+    pe_net_t *net = s_pair ("    checkpoint-interval = 200ms\n");
+    for (int n = 0; n < 3; n++)
+        ck_assert_int_eq (s_publish (net, n, "z"), 0);
+    //  The agency has verified a checkpoint of the honest log
+    bool verified = false;
+    for (int waited = 0; waited < 5000 && !verified; waited += 200) {
+        pe_result_t r = pe_net_cli (net, "police-paris", NULL, "status", "--json", NULL);
+        verified = strstr (r.out, "\"checkpoint_size\":0") == NULL
+                && strstr (r.out, "\"checkpoint_size\":") != NULL;
+        pe_result_free (&r);
+        usleep (200000);
+    }
+    ck_assert_msg (verified, "the agent never verified a checkpoint");
+    //  The operator swaps in another history under the same broker key
+    ck_assert_int_eq (pe_net_stop_broker (net), 0);
+    char command [2400];
+    snprintf (command, sizeof command, "mv '%s/broker-state' '%s/broker-state.honest'",
+              pe_net_dir (net), pe_net_dir (net));
+    ck_assert_int_eq (system (command), 0);
+    ck_assert_int_eq (pe_net_start_broker (net, "    checkpoint-interval = 200ms\n"), 0);
+    for (int n = 10; n < 20; n++)
+        s_publish (net, n, "rewritten");
+    ck_assert_msg (pe_net_wait_log (net, "police-paris", "ALERT: the broker's sharing log failed "
+                                    "verification", 10000), "the rewrite went unnoticed");
+    pe_result_t r = pe_net_cli (net, "police-paris", NULL, "status", NULL);
+    ck_assert_msg (strstr (r.out, "ALERT"), "%s", r.out);
+    pe_result_free (&r);
+    pe_net_destroy (&net);
+}
+END_TEST
+
+Suite *
+test_suite (void)
+{
+    Suite *suite = suite_create ("e2e durability");
+    TCase *tc = tcase_create ("crashes and faults");
+    tcase_set_timeout (tc, 240);
+    tcase_add_test (tc, the_broker_killed_at_random_moments_loses_nothing_acknowledged);
+    tcase_add_test (tc, agents_killed_at_random_moments_lose_nothing_and_deliver_once);
+    tcase_add_test (tc, a_full_store_refuses_publishes_cleanly_and_keeps_delivering);
+    tcase_add_test (tc, an_agent_notices_a_broker_that_rewrites_its_log);
+    suite_add_tcase (suite, tc);
+    return suite;
+}
+
+PL_TEST_MAIN
