@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <libgen.h>
+#include <arpa/inet.h>
 #include "pa_config.h"
 #include "pl_zpl.h"
 #include "pl_vocab.h"
@@ -17,6 +18,44 @@ s_resolve (const char *config_path, const char *value, char *out, size_t size)
     char copy [4096];
     snprintf (copy, sizeof copy, "%s", config_path);
     snprintf (out, size, "%s/%s", dirname (copy), value);
+}
+
+//  http = HOST:PORT, loopback only: the API's bearer token guards it, but a
+//  case system on another machine must go through a reviewed TLS proxy, not
+//  reach the agent directly. "[::1]:PORT" for IPv6.
+static int
+s_parse_http (const char *value, char *host, size_t host_size, uint16_t *port)
+{
+    const char *colon = strrchr (value, ':');
+    if (!colon || colon == value)
+        return -1;
+    size_t length = (size_t) (colon - value);
+    char address [64];
+    if (value [0] == '[' && length > 2 && value [length - 1] == ']' && length - 2 < sizeof address)
+        snprintf (address, sizeof address, "%.*s", (int) length - 2, value + 1);
+    else
+    if (value [0] != '[' && length < sizeof address)
+        snprintf (address, sizeof address, "%.*s", (int) length, value);
+    else
+        return -1;
+    if (strcmp (address, "localhost") == 0)
+        snprintf (address, sizeof address, "127.0.0.1");
+    unsigned char bytes [16];
+    if (inet_pton (AF_INET, address, bytes) == 1) {
+        if (bytes [0] != 127)
+            return -1;
+    }
+    else
+    if (inet_pton (AF_INET6, address, bytes) != 1
+    ||  memcmp (bytes, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) != 0)
+        return -1;
+    char *end;
+    unsigned long number = strtoul (colon + 1, &end, 10);
+    if (colon [1] < '0' || colon [1] > '9' || *end || number < 1 || number > 65535)
+        return -1;
+    snprintf (host, host_size, "%s", address);
+    *port = (uint16_t) number;
+    return 0;
 }
 
 int
@@ -35,7 +74,7 @@ pa_config_load (const char *path, pa_config_t *config, char *err, size_t err_siz
     static const char *top [] = { "agent", NULL };
     static const char *allowed [] = { "key", "broker", "broker-key", "state", "control",
                                       "heartbeat", "publish-timeout", "map-size",
-                                      "broker-origin", NULL };
+                                      "broker-origin", "http", NULL };
     if (pl_zpl_check_names (zpl, root, top, err, err_size) != 0)
         goto done;
     if (!agent) {
@@ -104,6 +143,13 @@ pa_config_load (const char *path, pa_config_t *config, char *err, size_t err_siz
             goto done;
         }
         snprintf (config->broker_origin, sizeof config->broker_origin, "%s", value);
+    }
+    if ((node = zconfig_locate (agent, "http"))
+    &&  s_parse_http (zconfig_value (node), config->http_host, sizeof config->http_host,
+                      &config->http_port) != 0) {
+        pl_zpl_error (zpl, node, err, err_size, "http: expected a loopback HOST:PORT such as "
+                      "127.0.0.1:8640 or [::1]:8640 (the API is never exposed beyond this host)");
+        goto done;
     }
     rc = 0;
 done:

@@ -10,6 +10,7 @@
  *          publish-timeout = 10s          how long the CLI waits for the broker
  *          map-size = 268435456           bytes the outbox/inbox store may grow to
  *          broker-origin = broker         the broker's log name (its checkpoints)
+ *          http = 127.0.0.1:8640          local HTTP/JSON API (optional; loopback only)
  *
  *  Relative paths are relative to the configuration file's folder.  */
 #ifndef PA_CONFIG_H_INCLUDED
@@ -28,6 +29,8 @@ typedef struct {
     uint64_t publish_timeout_ms;
     size_t map_size;                /* LMDB map of the outbox/inbox store, bytes */
     char broker_origin [96];        /* the broker's log name; default: broker key id */
+    char http_host [64];            /* HTTP API address (127.x.x.x or ::1); "" = no API */
+    uint16_t http_port;
 } pa_config_t;
 
 int pa_config_load (const char *path, pa_config_t *config, char *err, size_t err_size);
