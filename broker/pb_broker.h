@@ -11,6 +11,7 @@
 
 #include <czmq.h>
 #include "pb_config.h"
+#include "pb_escalation.h"
 #include "pb_sharing.h"
 #include "pb_store.h"
 #include "pb_store_queue.h"
@@ -31,6 +32,7 @@ typedef struct {
     pl_directory_t *directory;
     pb_store_t *store;
     pb_sharing_t *sharing;
+    pb_escalation_t *escalations;   //  priority items not yet receipted
     zhashx_t *clients;              //  routing id (hex) -> pb_client_t
     pb_batch_t *batch;              //  open while a group of messages is handled
     bool spoilt;                    //  a write failed mid-event: abort, never commit

@@ -9,6 +9,60 @@
 #include "pl_log.h"
 #include "pl_wire.h"
 
+int
+pb_broker_notice (pb_broker_t *self, const char *agency, const char *kind, const char *case_ref,
+                  const char *consent_id, const uint8_t *event_id, const char *about,
+                  const char *text)
+{
+    uint8_t notice_id [PL_EVENT_ID_SIZE], hash [PL_HASH_SIZE], signature [PL_SIGNATURE_SIZE];
+    randombytes_buf (notice_id, sizeof notice_id);
+    uint64_t now = pl_now_ms ();
+    Passerelle__Notice notice = PASSERELLE__NOTICE__INIT;
+    notice.notice_id.data = notice_id;
+    notice.notice_id.len = sizeof notice_id;
+    notice.kind = (char *) kind;
+    notice.at_ms = now;
+    notice.case_ref = (char *) case_ref;
+    notice.consent_id = (char *) consent_id;
+    notice.event_id.data = (uint8_t *) event_id;
+    notice.event_id.len = event_id? PL_EVENT_ID_SIZE: 0;
+    notice.agency = (char *) about;
+    notice.text = (char *) text;
+    size_t size = passerelle__notice__get_packed_size (&notice);
+    uint8_t *bytes = malloc (size);
+    if (!bytes)
+        return -1;
+    passerelle__notice__pack (&notice, bytes);
+    crypto_hash_sha256 (hash, bytes, size);
+    pl_keys_sign (self->keys, bytes, size, signature);
+    Passerelle__Delivery delivery = PASSERELLE__DELIVERY__INIT;
+    delivery.notice.data = bytes;
+    delivery.notice.len = size;
+    delivery.notice_signature.data = signature;
+    delivery.notice_signature.len = sizeof signature;
+    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
+    msg.body_case = PASSERELLE__MESSAGE__BODY_DELIVERY;
+    msg.delivery = &delivery;
+    zframe_t *frame = pl_wire_pack (&msg);
+    free (bytes);
+    pb_entry_t entry = pb_journal_note ("notice", event_id, case_ref, agency, text, now);
+    int rc = frame? pb_broker_log (self, entry.bytes, entry.size, NULL): -1;
+    free (entry.bytes);
+    //  A notice is owed like an event until receipted; the priority lane
+    //  is kept for escalations, so it goes in the normal one
+    if (rc == 0)
+        rc = pb_batch_queue_push (self->batch, agency, notice_id, sizeof notice_id, hash, now,
+                                  0, 0, false, zframe_data (frame), zframe_size (frame));
+    if (rc == 0) {
+        pb_broker_defer_delivery (self, agency, frame);
+        log_info ("notice %s to %s: %s", kind, agency, text);
+    }
+    else
+        self->spoilt = true;
+    zframe_destroy (&frame);
+    return rc < 0? rc: 0;
+}
+
 static Passerelle__Status
 s_status_of (pl_err_t err)
 {
@@ -125,6 +179,9 @@ s_route (pb_broker_t *self, pl_envelope_t *envelope, const pl_agency_t *publishe
             rc = 0;                     //  already owed: de-duplicated
         if (rc == 0)
             pb_broker_defer_delivery (self, decisions [i].agency->id, frame);
+        if (rc == 0 && priority)
+            pb_escalation_track (self->escalations, decisions [i].agency->id, publisher->id,
+                                 header->case_ref, header->event_id.data, now);
     }
     zframe_destroy (&frame);
     return rc;
@@ -311,6 +368,19 @@ pb_pipeline_receipt (pb_broker_t *self, const pl_agency_t *peer, Passerelle__Rec
     }
     self->counts.receipts++;
     log_info ("receipt event %s by %s", hex, peer->id);
+    //  An escalation that missed its deadline: its arrival is logged too
+    pb_overdue_t late;
+    if (pb_escalation_done (self->escalations, peer->id, receipt->event_id.data, &late)) {
+        char text [300];
+        snprintf (text, sizeof text, "escalation %s finally delivered to %s, %llu ms after it "
+                  "was queued", hex, peer->id,
+                  (unsigned long long) (pl_now_ms () - late.queued_ms));
+        log_warn ("%s", text);
+        pb_entry_t note = pb_journal_note ("late_escalation", receipt->event_id.data,
+                                           late.case_ref, peer->id, text, pl_now_ms ());
+        pb_broker_log (self, note.bytes, note.size, NULL);
+        free (note.bytes);
+    }
 }
 
 //  Called by the store for each purged item (a copy: we may write).
@@ -331,6 +401,8 @@ s_log_expiry (const pb_queue_item_t *item, void *arg)
     free (entry.bytes);
     log_warn ("expiry: %s", text);
     self->counts.expired++;
+    if (item->event_id_size == PL_EVENT_ID_SIZE)
+        pb_escalation_done (self->escalations, item->agency, item->event_id, NULL);
     //  Tell the publisher (broker notices themselves just lapse)
     pb_event_t *event = NULL;
     if (rc == 0 && item->event_id_size == PL_EVENT_ID_SIZE
@@ -340,6 +412,34 @@ s_log_expiry (const pb_queue_item_t *item, void *arg)
         pb_event_destroy (&event);
     }
     return rc < 0? rc: 0;
+}
+
+void
+pb_pipeline_late_escalation (pb_broker_t *self, const pb_overdue_t *late, uint64_t deadline_ms)
+{
+    char hex [PL_EVENT_ID_SIZE * 2 + 1], text [400];
+    pl_event_id_hex (late->event_id, hex);
+    snprintf (text, sizeof text, "risk escalation %s on case %s from %s was not delivered to %s "
+              "within %llu s", hex, late->case_ref, late->publisher, late->recipient,
+              (unsigned long long) (deadline_ms / 1000));
+    log_warn ("late escalation: %s", text);
+    pb_entry_t entry = pb_journal_note ("late_escalation", late->event_id, late->case_ref,
+                                        late->recipient, text, pl_now_ms ());
+    int rc = pb_broker_log (self, entry.bytes, entry.size, NULL);
+    free (entry.bytes);
+    //  The publisher, and the fallback roles in its network, must act now
+    if (rc == 0 && *late->publisher)
+        rc = pb_broker_notice (self, late->publisher, "late_escalation", late->case_ref, NULL,
+                               late->event_id, late->recipient, text);
+    const pl_agency_t *publisher = pl_directory_lookup (self->directory, late->publisher);
+    pl_set_t fallback = pol_policy_escalation_fallback (pb_sharing_policy (self->sharing));
+    const pl_agency_t *found [PL_MAX_RECIPIENTS];
+    size_t n = publisher && fallback? pl_directory_find_by_roles (self->directory, fallback,
+        publisher->network, publisher->id, found, PL_MAX_RECIPIENTS): 0;
+    for (size_t i = 0; rc == 0 && i < n && i < PL_MAX_RECIPIENTS; i++)
+        if (strcmp (found [i]->id, late->recipient) != 0)
+            rc = pb_broker_notice (self, found [i]->id, "late_escalation", late->case_ref, NULL,
+                                   late->event_id, late->recipient, text);
 }
 
 uint64_t

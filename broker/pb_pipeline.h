@@ -13,7 +13,9 @@
  *  receipt  the recipient's signature over what it received -> log it ->
  *           remove the queue item
  *  expire   purge queue items past valid-until or retention, log each and
- *           tell the publisher with a notice  */
+ *           tell the publisher with a notice
+ *  late     an escalation past the policy's delivery deadline: log it, tell
+ *           the publisher and the fallback roles  */
 #ifndef PB_PIPELINE_H_INCLUDED
 #define PB_PIPELINE_H_INCLUDED
 
@@ -23,6 +25,11 @@ void pb_pipeline_publish (pb_broker_t *self, zframe_t *routing_id, const pl_agen
                           Passerelle__Publish *publish);
 
 void pb_pipeline_receipt (pb_broker_t *self, const pl_agency_t *peer, Passerelle__Receipt *receipt);
+
+/*  An escalation missed its delivery deadline: log it, and tell the
+ *  publisher and the policy's fallback roles in the publisher's network.  */
+void pb_pipeline_late_escalation (pb_broker_t *self, const pb_overdue_t *late,
+                                  uint64_t deadline_ms);
 
 /*  Purge what is due at now_ms; returns how many items were purged.  */
 uint64_t pb_pipeline_expire (pb_broker_t *self, uint64_t now_ms);

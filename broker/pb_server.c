@@ -126,59 +126,6 @@ pb_broker_log (pb_broker_t *self, uint8_t *bytes, size_t size, uint64_t *index)
     return rc;
 }
 
-int
-pb_broker_notice (pb_broker_t *self, const char *agency, const char *kind, const char *case_ref,
-                  const char *consent_id, const uint8_t *event_id, const char *about,
-                  const char *text)
-{
-    uint8_t notice_id [PL_EVENT_ID_SIZE], hash [PL_HASH_SIZE], signature [PL_SIGNATURE_SIZE];
-    randombytes_buf (notice_id, sizeof notice_id);
-    uint64_t now = pl_now_ms ();
-    Passerelle__Notice notice = PASSERELLE__NOTICE__INIT;
-    notice.notice_id.data = notice_id;
-    notice.notice_id.len = sizeof notice_id;
-    notice.kind = (char *) kind;
-    notice.at_ms = now;
-    notice.case_ref = (char *) case_ref;
-    notice.consent_id = (char *) consent_id;
-    notice.event_id.data = (uint8_t *) event_id;
-    notice.event_id.len = event_id? PL_EVENT_ID_SIZE: 0;
-    notice.agency = (char *) about;
-    notice.text = (char *) text;
-    size_t size = passerelle__notice__get_packed_size (&notice);
-    uint8_t *bytes = malloc (size);
-    if (!bytes)
-        return -1;
-    passerelle__notice__pack (&notice, bytes);
-    crypto_hash_sha256 (hash, bytes, size);
-    pl_keys_sign (self->keys, bytes, size, signature);
-    Passerelle__Delivery delivery = PASSERELLE__DELIVERY__INIT;
-    delivery.notice.data = bytes;
-    delivery.notice.len = size;
-    delivery.notice_signature.data = signature;
-    delivery.notice_signature.len = sizeof signature;
-    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
-    msg.body_case = PASSERELLE__MESSAGE__BODY_DELIVERY;
-    msg.delivery = &delivery;
-    zframe_t *frame = pl_wire_pack (&msg);
-    free (bytes);
-    pb_entry_t entry = pb_journal_note ("notice", event_id, case_ref, agency, text, now);
-    int rc = frame? pb_broker_log (self, entry.bytes, entry.size, NULL): -1;
-    free (entry.bytes);
-    //  A notice is owed like an event, in the priority lane, until receipted
-    if (rc == 0)
-        rc = pb_batch_queue_push (self->batch, agency, notice_id, sizeof notice_id, hash, now,
-                                  0, 0, true, zframe_data (frame), zframe_size (frame));
-    if (rc == 0) {
-        pb_broker_defer_delivery (self, agency, frame);
-        log_info ("notice %s to %s: %s", kind, agency, text);
-    }
-    else
-        self->spoilt = true;
-    zframe_destroy (&frame);
-    return rc < 0? rc: 0;
-}
-
 //  --------------------------------------------------------------------------
 //  Peers
 
@@ -572,6 +519,21 @@ s_handle_tick (zloop_t *loop, int timer_id, void *arg)
             s_forget_client (self, c, "silent");
             break;          //  the hash changed under us; next tick does the rest
         }
+    //  Escalations past the policy's deadline
+    uint64_t deadline = pol_policy_escalation_deadline_ms (pb_sharing_policy (broker->sharing));
+    pb_overdue_t late [32];
+    size_t overdue = deadline && now > deadline?
+        pb_escalation_overdue (broker->escalations, now - deadline, late, 32): 0;
+    if (overdue && s_begin (self) == 0) {
+        for (size_t i = 0; i < overdue; i++) {
+            uint8_t hash [PL_HASH_SIZE];
+            //  Still owed? (a phantom from an aborted batch is not)
+            if (pb_store_queue_find (broker->store, late [i].recipient, late [i].event_id,
+                                     PL_EVENT_ID_SIZE, hash) == 0)
+                pb_pipeline_late_escalation (broker, &late [i], deadline);
+        }
+        s_commit (self);
+    }
     //  Expiry and retention; a write batch only when something is due
     bool due = false;
     pb_store_queue_due (broker->store, now, 1, s_note_due, &due);
@@ -706,6 +668,7 @@ s_server_destroy (server_t *self)
     zhashx_destroy (&broker->clients);
     zlistx_destroy (&broker->deferred);
     pb_sharing_destroy (&broker->sharing);
+    pb_escalation_destroy (&broker->escalations);
     pb_store_destroy (&broker->store);
     zcert_destroy (&self->cert);
     pl_keys_destroy (&broker->keys);
@@ -743,6 +706,11 @@ s_server_start (server_t *self)
         log_warn ("cannot read the last checkpoint: %s", pb_store_error (broker->store));
     self->cert = zcert_new_from (pl_keys_curve_public (broker->keys),
                                  pl_keys_curve_secret (broker->keys));
+    if (!(broker->escalations = pb_escalation_new ()))
+        return -1;
+    size_t tracked = pb_escalation_rebuild (broker->escalations, broker->store, broker->directory);
+    if (tracked)
+        log_info ("%zu undelivered escalations still tracked against their deadline", tracked);
     broker->clients = zhashx_new ();
     broker->deferred = zlistx_new ();
     self->loop = zloop_new ();
