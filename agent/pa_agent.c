@@ -466,6 +466,50 @@ s_handle_status_request (pa_agent_t *self, zframe_t *routing_id)
     pa_agent_reply (self, routing_id, reply);
 }
 
+//  {"op":"ack","seq":N}: the agency system has processed inbox item N (the
+//  HTTP API's POST /v1/inbox/N/ack).
+static void
+s_handle_ack_request (pa_agent_t *self, zframe_t *routing_id, json_t *request)
+{
+    json_t *seq = json_object_get (request, "seq");
+    if (!json_is_integer (seq) || json_integer_value (seq) < 1) {
+        pa_agent_reply_error (self, routing_id, "invalid_request", "ack: 'seq' must be an "
+                              "inbox sequence number (integer >= 1)");
+        return;
+    }
+    int rc = pa_store_inbox_mark_processed (self->store, (uint64_t) json_integer_value (seq),
+                                            pl_now_ms ());
+    if (rc == PA_STORE_NOT_FOUND)
+        pa_agent_reply_error (self, routing_id, "unknown_item", "no inbox item with that seq");
+    else
+    if (rc != 0)
+        pa_agent_reply_error (self, routing_id, "store_error", pa_store_error (self->store));
+    else
+        pa_agent_reply (self, routing_id, json_pack ("{s:O, s:b}", "seq", seq, "processed", 1));
+}
+
+//  {"op":"directory"}: the agencies and roles the broker sent us (public
+//  keys are public: base64, as in the directory file).
+static void
+s_handle_directory_request (pa_agent_t *self, zframe_t *routing_id)
+{
+    json_t *agencies = json_array ();
+    for (size_t i = 0; self->directory && i < pl_directory_size (self->directory); i++) {
+        const pl_agency_t *a = pl_directory_at (self->directory, i);
+        char key [sodium_base64_ENCODED_LEN (PL_PUBLIC_KEY_SIZE, sodium_base64_VARIANT_ORIGINAL)];
+        sodium_bin2base64 (key, sizeof key, a->public_key, PL_PUBLIC_KEY_SIZE,
+                           sodium_base64_VARIANT_ORIGINAL);
+        json_t *roles = json_array ();
+        for (int r = 0; r < pl_vocab_count (PL_KIND_ROLE); r++)
+            if (PL_SET_HAS (a->roles, r))
+                json_array_append_new (roles, json_string (pl_vocab_name (PL_KIND_ROLE, r)));
+        json_array_append_new (agencies, json_pack ("{s:s, s:s, s:o, s:s, s:s}", "id", a->id,
+                               "name", a->name, "roles", roles, "network", a->network,
+                               "public_key", key));
+    }
+    pa_agent_reply (self, routing_id, json_pack ("{s:o}", "agencies", agencies));
+}
+
 static int
 s_handle_control (zloop_t *loop, zsock_t *control, void *arg)
 {
@@ -498,8 +542,14 @@ s_handle_control (zloop_t *loop, zsock_t *control, void *arg)
         if (op && streq (op, "status"))
             s_handle_status_request (self, routing_id);
         else
+        if (op && streq (op, "ack"))
+            s_handle_ack_request (self, routing_id, request);
+        else
+        if (op && streq (op, "directory"))
+            s_handle_directory_request (self, routing_id);
+        else
             pa_agent_reply_error (self, routing_id, "unknown_op",
-                                  "'op' must be publish, outcome, inbox or status");
+                                  "'op' must be publish, outcome, inbox, status, ack or directory");
         json_decref (request);
     }
     zframe_destroy (&routing_id);
