@@ -10,6 +10,7 @@
 #include <czmq.h>
 #include "pa_agent.h"
 #include "pa_config.h"
+#include "pa_http.h"
 #include "pl_log.h"
 
 static void
@@ -66,6 +67,13 @@ main (int argc, char **argv)
         zactor_destroy (&agent);
         fatal ("could not start (see above)");
     }
+    //  The HTTP API after the agent: its state folder (api.token) and control
+    //  socket exist by now, and its threads inherit the blocked signals
+    pa_http_t *http = NULL;
+    if (config.http_port && !(http = pa_http_new (&config, err, sizeof err))) {
+        zactor_destroy (&agent);
+        fatal ("%s", err);
+    }
     while (true) {
         struct timespec tick = { 0, 200 * 1000 * 1000 };
         int sig = sigtimedwait (&signals, NULL, &tick);
@@ -76,6 +84,7 @@ main (int argc, char **argv)
         if (sig == SIGHUP)
             log_info ("SIGHUP received: nothing to reload (restart to change the configuration)");
     }
+    pa_http_destroy (&http);
     zactor_destroy (&agent);
     return 0;
 }
