@@ -34,6 +34,7 @@ static const char *s_usage_text =
     "  publish  seal, sign and publish a case event through the agent\n"
     "  consent  register or withdraw a person's consent with the broker\n"
     "  outcome  what the broker answered for an event this agency published\n"
+    "  proof    check that an event of this agency is in the broker's sharing log\n"
     "  inbox    show events delivered to this agency, verified and decrypted\n"
     "  status   show the agent's connection state and counters\n"
     "'passerelle COMMAND --help' describes each command.\n"
@@ -316,6 +317,60 @@ s_publish (pa_client_t **client_p, const char *config, const char *socket, int a
     int exit_code = s_print_outcome (reply, as_json);
     json_decref (reply);
     return exit_code;
+}
+
+//  --------------------------------------------------------------------------
+//  proof: that an event of ours is in the broker's sharing log
+
+static int
+s_proof (pa_client_t *client, int argc, char **argv)
+{
+    bool as_json = argc > 2 && streq (argv [2], "--json");
+    if (argc < 2 || streq (argv [1], "--help") || argc > 3 || (argc == 3 && !as_json)) {
+        printf ("usage: passerelle proof EVENT-ID [--json]\n"
+                "  Asks the broker to prove that an event this agency published (and the\n"
+                "  broker accepted) is in its sharing log, and checks the proof here: the\n"
+                "  broker-signed checkpoint must extend the one this agent verified before,\n"
+                "  and the entry must be included in it (RFC 6962).\n"
+                "exit: 0 proven, 3 no proof or the proof does not hold, 4 not connected\n");
+        return argc >= 2 && streq (argv [1], "--help")? EXIT_DONE: EXIT_USAGE;
+    }
+    json_t *request = json_pack ("{s:s, s:s}", "op", "proof", "event_id", argv [1]);
+    char err [256];
+    json_t *reply = pa_client_call (client, request, 30000, err, sizeof err);
+    json_decref (request);
+    if (!reply)
+        return s_fail (EXIT_LATER, "%s", err);
+    int code = s_report_error (reply);
+    if (code == EXIT_DONE) {
+        if (as_json) {
+            char *text = json_dumps (reply, JSON_COMPACT);
+            printf ("%s\n", text);
+            free (text);
+        }
+        else {
+            json_t *entry = json_object_get (reply, "entry");
+            printf ("event %s is entry %lld of the sharing log, included in the checkpoint of "
+                    "%lld entries (root %s), verified\n", argv [1],
+                    (long long) json_integer_value (json_object_get (reply, "log_index")),
+                    (long long) json_integer_value (json_object_get (reply, "tree_size")),
+                    json_string_value (json_object_get (reply, "root")));
+            printf ("  %s %s case %s from %s\n", json_string_value (json_object_get (entry, "kind")),
+                    json_string_value (json_object_get (entry, "type")),
+                    json_string_value (json_object_get (entry, "case")),
+                    json_string_value (json_object_get (entry, "publisher")));
+            size_t index;
+            json_t *d;
+            json_array_foreach (json_object_get (entry, "decisions"), index, d)
+                printf ("  -> %s: %s %s%s%s\n", json_string_value (json_object_get (d, "recipient")),
+                        json_is_true (json_object_get (d, "allowed"))? "allow": "deny",
+                        json_string_value (json_object_get (d, "code")),
+                        *json_string_value (json_object_get (d, "rule"))? " rule ": "",
+                        json_string_value (json_object_get (d, "rule")));
+        }
+    }
+    json_decref (reply);
+    return code;
 }
 
 //  --------------------------------------------------------------------------
@@ -675,7 +730,8 @@ main (int argc, char **argv)
     if (streq (command, "consent"))
         code = s_consent (&client, config, socket, sub_argc, sub_argv);
     else
-    if (!streq (command, "inbox") && !streq (command, "status") && !streq (command, "outcome")) {
+    if (!streq (command, "inbox") && !streq (command, "status") && !streq (command, "outcome")
+    &&  !streq (command, "proof")) {
         fprintf (stderr, "passerelle: unknown command '%s'\n%s", command, s_usage_text);
         return EXIT_USAGE;
     }
@@ -685,6 +741,7 @@ main (int argc, char **argv)
     else
         code = streq (command, "inbox")? s_inbox (client, sub_argc, sub_argv):
                streq (command, "outcome")? s_outcome (client, sub_argc, sub_argv):
+               streq (command, "proof")? s_proof (client, sub_argc, sub_argv):
                s_status (client, sub_argc, sub_argv);
     pa_client_destroy (&client);
     return code;

@@ -322,6 +322,9 @@ s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
         case PASSERELLE__MESSAGE__BODY_CHECKPOINT:
             s_handle_checkpoint (self, msg->checkpoint);
             break;
+        case PASSERELLE__MESSAGE__BODY_PROOF:
+            pa_publisher_proof_answer (self, msg->proof);
+            break;
         case PASSERELLE__MESSAGE__BODY_ERROR:
             log_warn ("broker error: %s: %s", pl_status_name (msg->error->status),
                       msg->error->reason? msg->error->reason: "");
@@ -536,6 +539,9 @@ s_handle_control (zloop_t *loop, zsock_t *control, void *arg)
         if (op && streq (op, "outcome"))
             pa_publisher_outcome (self, routing_id, request);
         else
+        if (op && streq (op, "proof"))
+            pa_publisher_proof_request (self, routing_id, request);
+        else
         if (op && streq (op, "inbox"))
             s_handle_inbox_request (self, routing_id, request);
         else
@@ -627,14 +633,17 @@ s_agent_start (pa_agent_t *self)
     self->cert = zcert_new_from (pl_keys_curve_public (self->keys), pl_keys_curve_secret (self->keys));
     self->publishes = zlistx_new ();
     self->inbox_waiters = zlistx_new ();
+    self->proofs = zlistx_new ();
     self->loop = zloop_new ();
     self->dealer = zsock_new (ZMQ_DEALER);
     self->control = zsock_new (ZMQ_ROUTER);
-    if (!self->cert || !self->publishes || !self->inbox_waiters || !self->loop || !self->dealer
+    if (!self->cert || !self->publishes || !self->inbox_waiters || !self->proofs || !self->loop
+    ||  !self->dealer
     ||  !self->control)
         return -1;
     zlistx_set_destructor (self->publishes, s_waiter_destroy);
     zlistx_set_destructor (self->inbox_waiters, s_waiter_destroy);
+    zlistx_set_destructor (self->proofs, s_waiter_destroy);
 
     //  Control socket first: a stale file from a killed agent is removed,
     //  and the socket is made 0600 before anyone can be told it exists.
@@ -689,6 +698,7 @@ s_agent_destroy (pa_agent_t *self)
     }
     zlistx_destroy (&self->publishes);
     zlistx_destroy (&self->inbox_waiters);
+    zlistx_destroy (&self->proofs);
     pa_store_destroy (&self->store);
     pl_directory_destroy (&self->directory);
     zcert_destroy (&self->cert);

@@ -39,6 +39,7 @@ typedef struct {
     pl_directory_t *directory;      //  from the broker's Welcome, kept on disk too
     zlistx_t *publishes;            //  pa_waiter_t: callers awaiting a PublishAck
     zlistx_t *inbox_waiters;        //  pa_waiter_t: callers long-polling the inbox
+    zlistx_t *proofs;               //  pa_waiter_t: callers awaiting an inclusion proof
     uint64_t legacy_sequence;       //  from an old state/sequence file, if any
     bool connected;
     bool refusal_logged;
@@ -63,6 +64,11 @@ void pa_publisher_ack (pa_agent_t *self, Passerelle__PublishAck *ack);
 void pa_publisher_flush (pa_agent_t *self, bool everything);
 /*  Answer callers whose broker answer did not come in time.  */
 void pa_publisher_expire_waiters (pa_agent_t *self, uint64_t now_ms);
+/*  {"op":"proof","event_id":HEX}: ask the broker to prove one of our
+ *  accepted events is in its log; the answer is verified before replying.  */
+void pa_publisher_proof_request (pa_agent_t *self, zframe_t *routing_id, json_t *request);
+void pa_publisher_proof_answer (pa_agent_t *self, Passerelle__Proof *proof);
+
 /*  {"op":"outcome","event_id":HEX}: what became of one of our events.  */
 void pa_publisher_outcome (pa_agent_t *self, zframe_t *routing_id, json_t *request);
 

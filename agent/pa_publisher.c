@@ -12,6 +12,8 @@
  *  told the event is queued, and can ask for the outcome later.  */
 #include "pa_agent_int.h"
 #include "pa_publish.h"
+#include "pa_witness.h"
+#include "pl_merkle.h"
 #include "pl_envelope.h"
 #include "pl_log.h"
 #include "pl_wire.h"
@@ -298,6 +300,16 @@ pa_publisher_expire_waiters (pa_agent_t *self, uint64_t now_ms)
         zlistx_delete (self->publishes, zlistx_cursor (self->publishes));
         w = zlistx_first (self->publishes);
     }
+    w = zlistx_first (self->proofs);
+    while (w) {
+        if (now_ms < w->deadline_ms) {
+            w = zlistx_next (self->proofs);
+            continue;
+        }
+        pa_agent_reply_error (self, w->routing_id, "timeout", "no proof from the broker in time");
+        zlistx_delete (self->proofs, zlistx_cursor (self->proofs));
+        w = zlistx_first (self->proofs);
+    }
 }
 
 void
@@ -327,4 +339,128 @@ pa_publisher_outcome (pa_agent_t *self, zframe_t *routing_id, json_t *request)
     else
         pa_agent_reply_error (self, routing_id, "unknown_event", "this agent never published "
                               "that event id");
+}
+
+//  --------------------------------------------------------------------------
+//  Proof that one of our events is in the broker's sharing log
+
+void
+pa_publisher_proof_request (pa_agent_t *self, zframe_t *routing_id, json_t *request)
+{
+    const char *hex = json_string_value (json_object_get (request, "event_id"));
+    uint8_t event_id [PL_EVENT_ID_SIZE];
+    char *outcome = NULL;
+    json_t *sent = NULL;
+    if (!hex || pl_event_id_from_hex (hex, event_id) != 0) {
+        pa_agent_reply_error (self, routing_id, "invalid_request",
+                              "proof: 'event_id' must be an event id (32 hex characters)");
+        return;
+    }
+    if (pa_store_sent_lookup (self->store, event_id, &outcome) == 0)
+        sent = json_loads (outcome, 0, NULL);
+    free (outcome);
+    if (!sent || !json_is_true (json_object_get (sent, "accepted"))) {
+        pa_agent_reply_error (self, routing_id, "unknown_event", "this agency has no accepted "
+                              "event with that id (refused, still queued, or not ours)");
+        json_decref (sent);
+        return;
+    }
+    if (!self->connected) {
+        pa_agent_reply_error (self, routing_id, "not_connected", "not connected to the broker");
+        json_decref (sent);
+        return;
+    }
+    Passerelle__ProofRequest ask = PASSERELLE__PROOF_REQUEST__INIT;
+    ask.event_id.data = event_id;
+    ask.event_id.len = sizeof event_id;
+    ask.log_index = (uint64_t) json_integer_value (json_object_get (sent, "log_index"));
+    json_decref (sent);
+    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
+    msg.body_case = PASSERELLE__MESSAGE__BODY_PROOF_REQUEST;
+    msg.proof_request = &ask;
+    pa_waiter_t *waiter = calloc (1, sizeof *waiter);
+    if (!waiter || pa_agent_send_broker (self, &msg) != 0) {
+        free (waiter);
+        pa_agent_reply_error (self, routing_id, "send_failed", "could not ask the broker");
+        return;
+    }
+    waiter->routing_id = zframe_dup (routing_id);
+    memcpy (waiter->event_id, event_id, sizeof event_id);
+    waiter->deadline_ms = pl_now_ms () + self->config->publish_timeout_ms;
+    zlistx_add_end (self->proofs, waiter);
+}
+
+//  The entry, summarised for the agency: what the log says happened.
+static json_t *
+s_entry_summary (Passerelle__LogEntry *entry)
+{
+    json_t *decisions = json_array ();
+    for (size_t i = 0; i < entry->n_decisions; i++) {
+        Passerelle__LogDecision *d = entry->decisions [i];
+        json_array_append_new (decisions, json_pack ("{s:s, s:b, s:s, s:s}", "recipient",
+            d->recipient? d->recipient: "", "allowed", d->allowed, "code", d->code? d->code: "",
+            "rule", d->rule? d->rule: ""));
+    }
+    return json_pack ("{s:s, s:I, s:s, s:s, s:s, s:o}", "kind", entry->kind? entry->kind: "",
+                      "at_ms", (json_int_t) entry->at_ms, "case", entry->case_ref? entry->case_ref: "",
+                      "publisher", entry->publisher? entry->publisher: "",
+                      "type", entry->event_type? entry->event_type: "", "decisions", decisions);
+}
+
+void
+pa_publisher_proof_answer (pa_agent_t *self, Passerelle__Proof *proof)
+{
+    pa_waiter_t *w = zlistx_first (self->proofs);
+    while (w && (proof->event_id.len != PL_EVENT_ID_SIZE
+                 || memcmp (w->event_id, proof->event_id.data, PL_EVENT_ID_SIZE) != 0))
+        w = zlistx_next (self->proofs);
+    if (!w)
+        return;
+    char why [400], hex [PL_EVENT_ID_SIZE * 2 + 1];
+    pl_event_id_hex (w->event_id, hex);
+    uint64_t size = 0;
+    uint8_t root [PL_MERKLE_HASH_SIZE], leaf [PL_MERKLE_HASH_SIZE];
+    Passerelle__LogEntry *entry = NULL;
+    pa_witness_result_t judged = PA_WITNESS_BAD_NOTE;
+    if (proof->status == PASSERELLE__STATUS__STATUS_OK && proof->checkpoint)
+        judged = pa_witness_check (self->store, self->origin, self->broker_key,
+                                   proof->checkpoint->note, proof->checkpoint->from_size,
+                                   proof->checkpoint->consistency_proof.data,
+                                   proof->checkpoint->consistency_proof.len, why, sizeof why);
+    if (judged == PA_WITNESS_INCONSISTENT) {
+        snprintf (self->log_alarm, sizeof self->log_alarm, "%s", why);
+        log_warn ("ALERT: the broker's sharing log failed verification: %s", why);
+    }
+    if (proof->status != PASSERELLE__STATUS__STATUS_OK)
+        pa_agent_reply_error (self, w->routing_id, "no_proof", proof->reason? proof->reason: "");
+    else
+    if (judged != PA_WITNESS_ACCEPTED && judged != PA_WITNESS_UNCHANGED)
+        pa_agent_reply_error (self, w->routing_id, "checkpoint_unverified", why);
+    else {
+        pl_merkle_leaf_hash (proof->entry.data, proof->entry.len, leaf);
+        entry = passerelle__log_entry__unpack (NULL, proof->entry.len, proof->entry.data);
+        bool included = pa_store_checkpoint_load (self->store, NULL, &size, root) == 0
+                     && proof->inclusion_proof.len % PL_MERKLE_HASH_SIZE == 0
+                     && pl_merkle_verify_inclusion (leaf, proof->log_index, size,
+                                                    proof->inclusion_proof.data,
+                                                    proof->inclusion_proof.len / PL_MERKLE_HASH_SIZE,
+                                                    root);
+        bool ours = entry && entry->event_id.len == PL_EVENT_ID_SIZE
+                 && memcmp (entry->event_id.data, w->event_id, PL_EVENT_ID_SIZE) == 0;
+        if (!included || !ours) {
+            snprintf (why, sizeof why, "the broker's proof for event %s does not hold (%s)", hex,
+                      !ours? "the entry is about another event": "not in the checkpointed tree");
+            log_warn ("ALERT: %s", why);
+            pa_agent_reply_error (self, w->routing_id, "proof_failed", why);
+        }
+        else {
+            char root64 [64];
+            sodium_bin2base64 (root64, sizeof root64, root, sizeof root, sodium_base64_VARIANT_ORIGINAL);
+            pa_agent_reply (self, w->routing_id, json_pack ("{s:s, s:b, s:I, s:I, s:s, s:o}",
+                "event_id", hex, "verified", 1, "log_index", (json_int_t) proof->log_index,
+                "tree_size", (json_int_t) size, "root", root64, "entry", s_entry_summary (entry)));
+        }
+    }
+    passerelle__log_entry__free_unpacked (entry, NULL);
+    zlistx_delete (self->proofs, zlistx_cursor (self->proofs));
 }

@@ -38,6 +38,9 @@ typedef struct {
     bool spoilt;                    //  a write failed mid-event: abort, never commit
     bool spoilt_by_space;           //  ... because the store is full
     zlistx_t *deferred;             //  what to send once the batch commits
+    char origin [PL_ID_MAX + 32];   //  the log's name in checkpoints
+    uint64_t checkpoint_size;       //  tree size of the newest checkpoint
+    char *checkpoint_note;          //  ... and the note itself
     struct {
         uint64_t accepted, refused, receipts, denied_recipients, expired;
     } counts;

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include "pb_server.h"
 #include "pb_broker.h"
+#include "pb_checkpoints.h"
 #include "pb_gate.h"
 #include "pb_journal.h"
 #include "pb_pipeline.h"
@@ -28,7 +29,7 @@
 #define CLIENT_TIMEOUT_MS   10000   //  forget a peer silent this long
 #define GROUP_MAX           512     //  messages handled in one batch at most
 
-typedef enum { DEFER_REPLY, DEFER_DELIVERY, DEFER_REPLAY } defer_kind_t;
+typedef enum { DEFER_REPLY, DEFER_DELIVERY, DEFER_REPLAY, DEFER_PROOF } defer_kind_t;
 
 typedef struct {
     defer_kind_t kind;
@@ -46,9 +47,6 @@ typedef struct {
     zcert_t *cert;
     pb_gate_t *gate;
     zsock_t *router;
-    char origin [PL_ID_MAX + 32];   //  the log's name in checkpoints
-    uint64_t checkpoint_size;       //  tree size of the newest checkpoint
-    char *checkpoint_note;
 } server_t;
 
 //  --------------------------------------------------------------------------
@@ -186,36 +184,18 @@ s_replay_queue (server_t *self, pb_client_t *client)
         s_forget_client (self, client, "unreachable");
 }
 
-//  The newest checkpoint, with a consistency proof from the size the agent
-//  verified last (none when it has none, or is already there).
-static void
-s_fill_checkpoint (server_t *self, Passerelle__Checkpoint *checkpoint, uint64_t from_size,
-                   uint8_t *proof)
-{
-    passerelle__checkpoint__init (checkpoint);
-    checkpoint->note = self->checkpoint_note;
-    size_t hashes = 0;
-    if (from_size > 0 && from_size < self->checkpoint_size
-    &&  pb_store_consistency_proof (self->broker.store, from_size, self->checkpoint_size,
-                                    proof, &hashes) == 0) {
-        checkpoint->from_size = from_size;
-        checkpoint->consistency_proof.data = proof;
-        checkpoint->consistency_proof.len = hashes * PL_MERKLE_HASH_SIZE;
-    }
-}
-
 static void
 s_send_welcome (server_t *self, zframe_t *routing_id, uint64_t checkpoint_size)
 {
     uint8_t proof [PL_MERKLE_PROOF_MAX * PL_MERKLE_HASH_SIZE];
     Passerelle__Checkpoint checkpoint;
-    s_fill_checkpoint (self, &checkpoint, checkpoint_size, proof);
+    pb_checkpoints_fill (&self->broker, &checkpoint, checkpoint_size, proof);
     Passerelle__Welcome welcome = PASSERELLE__WELCOME__INIT;
     welcome.version = PL_PROTOCOL_VERSION;
     welcome.broker = (char *) pl_keys_id (self->broker.keys);
     welcome.broker_time_ms = pl_now_ms ();
     welcome.directory = pl_directory_to_wire (self->broker.directory, &welcome.n_directory);
-    welcome.checkpoint = self->checkpoint_note? &checkpoint: NULL;
+    welcome.checkpoint = self->broker.checkpoint_note? &checkpoint: NULL;
     Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
     msg.body_case = PASSERELLE__MESSAGE__BODY_WELCOME;
     msg.welcome = &welcome;
@@ -248,8 +228,9 @@ s_handle_hello (server_t *self, zframe_t *routing_id, const pl_agency_t *peer,
     client->last_seen_ms = pl_now_ms ();
     s_send_welcome (self, routing_id, hello->checkpoint_size);
     //  What this agent verified is what the next proof must start from
-    client->checkpoint_size = self->checkpoint_note && hello->checkpoint_size < self->checkpoint_size?
-                              self->checkpoint_size: hello->checkpoint_size;
+    client->checkpoint_size = self->broker.checkpoint_note
+                           && hello->checkpoint_size < self->broker.checkpoint_size?
+                              self->broker.checkpoint_size: hello->checkpoint_size;
     //  Replayed after this batch commits, so it includes what the batch adds
     deferred_t *item = calloc (1, sizeof *item);
     if (item) {
@@ -273,6 +254,9 @@ s_send_error (server_t *self, zframe_t *routing_id, Passerelle__Status status, c
     msg.error = &error;
     s_send (self, routing_id, &msg);
 }
+
+static void s_handle_proof_request (server_t *self, zframe_t *routing_id, const pl_agency_t *peer,
+                                    Passerelle__ProofRequest *request);
 
 static void
 s_handle_message (server_t *self, zmsg_t *msg)
@@ -322,6 +306,19 @@ s_handle_message (server_t *self, zmsg_t *msg)
             case PASSERELLE__MESSAGE__BODY_RECEIPT:
                 pb_pipeline_receipt (broker, peer, request->receipt);
                 break;
+            case PASSERELLE__MESSAGE__BODY_PROOF_REQUEST: {
+                //  Answered after the batch commits: the proof may need a
+                //  checkpoint of what this very batch adds
+                deferred_t *item = calloc (1, sizeof *item);
+                if (item) {
+                    item->kind = DEFER_PROOF;
+                    item->routing_id = zframe_dup (routing_id);
+                    snprintf (item->agency, sizeof item->agency, "%s", peer->id);
+                    item->body = zframe_dup (body);
+                    zlistx_add_end (broker->deferred, item);
+                }
+                break;
+            }
             case PASSERELLE__MESSAGE__BODY_PING: {
                 Passerelle__Pong pong = PASSERELLE__PONG__INIT;
                 pong.sent_at_ms = request->ping->sent_at_ms;
@@ -335,7 +332,7 @@ s_handle_message (server_t *self, zmsg_t *msg)
                 log_warn ("refuse message from %s: unexpected message type %d", peer->id,
                           (int) request->body_case);
                 s_send_error (self, routing_id, PASSERELLE__STATUS__STATUS_MALFORMED,
-                              "agents may send hello, publish, receipt or ping");
+                              "agents may send hello, publish, receipt, proof_request or ping");
         }
         passerelle__message__free_unpacked (request, NULL);
     }
@@ -402,6 +399,15 @@ s_commit (server_t *self)
                 s_forget_client (self, client, "unreachable");
         }
         else
+        if (item->kind == DEFER_PROOF) {
+            const pl_agency_t *peer = pl_directory_lookup (broker->directory, item->agency);
+            Passerelle__Message *msg = passerelle__message__unpack (NULL, zframe_size (item->body),
+                                                                    zframe_data (item->body));
+            if (peer && msg && msg->body_case == PASSERELLE__MESSAGE__BODY_PROOF_REQUEST)
+                s_handle_proof_request (self, item->routing_id, peer, msg->proof_request);
+            passerelle__message__free_unpacked (msg, NULL);
+        }
+        else
         if (item->kind == DEFER_REPLAY) {
             char *key = zframe_strhex (item->routing_id);
             pb_client_t *client = zhashx_lookup (broker->clients, key);
@@ -463,39 +469,45 @@ static void
 s_checkpoint (server_t *self)
 {
     pb_broker_t *broker = &self->broker;
-    uint64_t size;
-    uint8_t root [PL_MERKLE_HASH_SIZE];
-    if (pb_store_log_root (broker->store, &size, root) != 0 || size == self->checkpoint_size)
+    if (!pb_checkpoints_make (broker))
         return;
-    pl_checkpoint_t *checkpoint = pl_checkpoint_new (self->origin, size, root);
-    char *note = checkpoint? pl_checkpoint_sign (checkpoint, self->origin, broker->keys): NULL;
-    pl_checkpoint_destroy (&checkpoint);
-    if (!note || s_begin (self) != 0) {
-        free (note);
-        log_warn ("cannot sign a checkpoint at size %llu", (unsigned long long) size);
-        return;
-    }
-    pb_batch_checkpoint_put (broker->batch, note, strlen (note));
-    if (pb_batch_commit (&broker->batch) != 0) {
-        log_warn ("cannot store the checkpoint at size %llu: %s", (unsigned long long) size,
-                  pb_store_error (broker->store));
-        free (note);
-        return;
-    }
-    free (self->checkpoint_note);
-    self->checkpoint_note = note;
-    self->checkpoint_size = size;
-    log_debug ("checkpoint at size %llu", (unsigned long long) size);
     uint8_t proof [PL_MERKLE_PROOF_MAX * PL_MERKLE_HASH_SIZE];
     for (pb_client_t *c = zhashx_first (broker->clients); c; c = zhashx_next (broker->clients)) {
         Passerelle__Checkpoint message;
-        s_fill_checkpoint (self, &message, c->checkpoint_size, proof);
+        pb_checkpoints_fill (broker, &message, c->checkpoint_size, proof);
         Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
         msg.body_case = PASSERELLE__MESSAGE__BODY_CHECKPOINT;
         msg.checkpoint = &message;
         s_send (self, c->routing_id, &msg);
-        c->checkpoint_size = size;
+        c->checkpoint_size = broker->checkpoint_size;
     }
+}
+
+//  An agency asks for proof that its event is in the log.
+static void
+s_handle_proof_request (server_t *self, zframe_t *routing_id, const pl_agency_t *peer,
+                        Passerelle__ProofRequest *request)
+{
+    char *key = zframe_strhex (routing_id);
+    pb_client_t *client = zhashx_lookup (self->broker.clients, key);
+    free (key);
+    uint8_t inclusion [PL_MERKLE_PROOF_MAX * PL_MERKLE_HASH_SIZE];
+    uint8_t consistency [PL_MERKLE_PROOF_MAX * PL_MERKLE_HASH_SIZE];
+    uint8_t *entry = NULL;
+    Passerelle__Proof proof;
+    Passerelle__Checkpoint checkpoint;
+    pb_checkpoints_prove (&self->broker, peer, request, &proof, inclusion, &entry);
+    pb_checkpoints_fill (&self->broker, &checkpoint, client? client->checkpoint_size: 0, consistency);
+    proof.checkpoint = self->broker.checkpoint_note? &checkpoint: NULL;
+    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
+    msg.body_case = PASSERELLE__MESSAGE__BODY_PROOF;
+    msg.proof = &proof;
+    s_send (self, routing_id, &msg);
+    if (client && proof.checkpoint)
+        client->checkpoint_size = self->broker.checkpoint_size;
+    free (entry);
+    log_info ("proof for log entry %llu to %s: %s", (unsigned long long) request->log_index,
+              peer->id, proof.status == PASSERELLE__STATUS__STATUS_OK? "sent": proof.reason);
 }
 
 static int
@@ -674,7 +686,7 @@ s_server_destroy (server_t *self)
     pl_keys_destroy (&broker->keys);
     pl_directory_destroy (&broker->directory);
     zloop_destroy (&self->loop);
-    free (self->checkpoint_note);
+    free (broker->checkpoint_note);
 }
 
 static int
@@ -699,10 +711,9 @@ s_server_start (server_t *self)
         log_warn ("cannot load the policy: %s", err);
         return -1;
     }
-    snprintf (self->origin, sizeof self->origin, "%s", *config->origin? config->origin:
+    snprintf (broker->origin, sizeof broker->origin, "%s", *config->origin? config->origin:
               pl_keys_id (broker->keys));
-    if (pb_store_checkpoint_latest (broker->store, &self->checkpoint_size,
-                                    &self->checkpoint_note) < 0)
+    if (pb_checkpoints_restore (broker) != 0)
         log_warn ("cannot read the last checkpoint: %s", pb_store_error (broker->store));
     self->cert = zcert_new_from (pl_keys_curve_public (broker->keys),
                                  pl_keys_curve_secret (broker->keys));
@@ -734,7 +745,7 @@ s_server_start (server_t *self)
     s_log_note (self, "policy_load", detail);
     pl_curve_to_z85 (pl_keys_curve_public (broker->keys), z85);
     log_info ("listening on %s as %s (CURVE key %s); %s; log %s at %llu entries, %llu deliveries "
-              "queued", config->endpoint, pl_keys_id (broker->keys), z85, detail, self->origin,
+              "queued", config->endpoint, pl_keys_id (broker->keys), z85, detail, broker->origin,
               (unsigned long long) pb_store_log_size (broker->store),
               (unsigned long long) pb_store_queue_total (broker->store));
     return 0;

@@ -314,6 +314,33 @@ START_TEST (an_agent_notices_a_broker_that_rewrites_its_log)
 }
 END_TEST
 
+START_TEST (an_agency_gets_a_verified_proof_that_its_event_is_in_the_log)
+{
+    pe_net_t *net = s_pair ("    checkpoint-interval = 1h\n");
+    pe_result_t r = pe_net_cli (net, "police-paris", "{\"n\":\"PROVE-ME\"}", "publish",
+        "--type", "referral", "--case", "C-PROOF-1", "--to", "pp-paris",
+        "--category", "identity,referral", "--purpose", "referral", "--basis", "legal_obligation",
+        "--justification", "court order", "-", NULL);
+    ck_assert_int_eq (r.status, 0);
+    char id [33];
+    snprintf (id, sizeof id, "%.32s", strstr (r.out, "event ") + 6);
+    pe_result_free (&r);
+    //  No checkpoint covers it yet (hourly): the broker makes one for the proof
+    r = pe_net_cli (net, "police-paris", NULL, "proof", id, NULL);
+    ck_assert_msg (r.status == 0, "proof: %d %s %s", r.status, r.out, r.err);
+    ck_assert_msg (strstr (r.out, "verified") && strstr (r.out, "publish referral case C-PROOF-1 "
+                   "from police-paris") && strstr (r.out, "-> pp-paris: allow allowed rule "
+                   "justice-refers-to-perpetrator-programme"), "%s", r.out);
+    pe_result_free (&r);
+    //  The recipient did not publish it: its agent has nothing to prove
+    r = pe_net_cli (net, "pp-paris", NULL, "proof", id, NULL);
+    ck_assert_int_eq (r.status, 3);
+    ck_assert_ptr_nonnull (strstr (r.err, "no accepted event with that id"));
+    pe_result_free (&r);
+    pe_net_destroy (&net);
+}
+END_TEST
+
 Suite *
 test_suite (void)
 {
@@ -324,6 +351,7 @@ test_suite (void)
     tcase_add_test (tc, agents_killed_at_random_moments_lose_nothing_and_deliver_once);
     tcase_add_test (tc, a_full_store_refuses_publishes_cleanly_and_keeps_delivering);
     tcase_add_test (tc, an_agent_notices_a_broker_that_rewrites_its_log);
+    tcase_add_test (tc, an_agency_gets_a_verified_proof_that_its_event_is_in_the_log);
     suite_add_tcase (suite, tc);
     return suite;
 }
