@@ -10,7 +10,9 @@
 #include <czmq.h>
 #include "pa_agent.h"
 #include "pa_config.h"
+#include "pa_hooks.h"
 #include "pa_http.h"
+#include "pa_spool.h"
 #include "pl_log.h"
 
 static void
@@ -74,6 +76,15 @@ main (int argc, char **argv)
         zactor_destroy (&agent);
         fatal ("%s", err);
     }
+    //  Spool folders and hooks are control-socket clients, in their own threads
+    pa_spool_t *spool = pa_spool_new (&config);
+    pa_hooks_t *hooks = spool? pa_hooks_new (&config): NULL;
+    if (!hooks) {
+        pa_spool_destroy (&spool);
+        pa_http_destroy (&http);
+        zactor_destroy (&agent);
+        fatal ("could not start the spool folders or hooks (see above)");
+    }
     while (true) {
         struct timespec tick = { 0, 200 * 1000 * 1000 };
         int sig = sigtimedwait (&signals, NULL, &tick);
@@ -84,6 +95,9 @@ main (int argc, char **argv)
         if (sig == SIGHUP)
             log_info ("SIGHUP received: nothing to reload (restart to change the configuration)");
     }
+    //  Clients first: the agent answers their pending long-polls as it goes
+    pa_spool_destroy (&spool);
+    pa_hooks_destroy (&hooks);
     pa_http_destroy (&http);
     zactor_destroy (&agent);
     return 0;
