@@ -566,7 +566,7 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
             return MHD_NO;
         *con_cls = request;
         request->connection = connection;
-        char allow [64];
+        char allow [64] = "";
         json_t *error = s_check_headers (self, request, url, method, &status, allow, sizeof allow);
         //  Answered now, the body is never read (MHD then closes the connection)
         return error? s_respond (connection, status, error, *allow? allow: NULL): MHD_YES;
