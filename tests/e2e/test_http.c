@@ -346,6 +346,23 @@ START_TEST (publish_through_one_api_and_receive_through_the_other)
         }
     ck_assert (found);
     s_reply_free (&r);
+    //  A long-poll in progress does not hold up the agent's shutdown
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/v1/inbox?after=%lld&wait=60", api.ports [1],
+              (long long) seq + 100);
+    poller = fork ();
+    if (poller == 0) {
+        int fd = open ("/dev/null", O_WRONLY);
+        dup2 (fd, 1);
+        dup2 (fd, 2);
+        execlp ("curl", "curl", "-sS", "-H", auth, url, (char *) NULL);
+        _exit (127);
+    }
+    usleep (500000);
+    start = s_now_ms ();
+    ck_assert_int_eq (pe_net_stop_agent (api.net, "pp-paris"), 0);
+    ck_assert_msg (s_now_ms () - start < 3000, "stopping took %ld ms", s_now_ms () - start);
+    kill (poller, SIGKILL);
+    waitpid (poller, NULL, 0);
     s_destroy (&api);
 }
 END_TEST
