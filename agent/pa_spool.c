@@ -216,7 +216,8 @@ s_fail (s_outbox_t *self, const char *name, const char *why)
     if (!text || pa_spool_write_file (self->processing, companion, text, 0600) != 0)
         log_warn ("spool: cannot write %s: %s", companion, strerror (errno));
     free (text);
-    log_warn ("spool: %s failed: %s", name, why);
+    //  One log line: the decisions are in the .error file
+    log_warn ("spool: %s failed: %.*s", name, (int) strcspn (why, "\n"), why);
     s_finish (self, name, false);
 }
 
