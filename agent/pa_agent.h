@@ -8,9 +8,14 @@
  *      zactor_t *agent = zactor_new (pa_agent_actor, &config);
  *  Its first message is "READY" or "FAILED" (reason logged); "$TERM" stops.
  *
- *  Control requests (one JSON object per frame, one reply each):
- *      {"op":"publish", ...pa_publish fields...}
+ *  Control requests (one JSON object per frame, one reply each). The CLI,
+ *  the HTTP API, the spool folders and the hooks are all clients of these:
+ *      {"op":"publish", ...pa_publish fields...}   accepted / refused / queued
+ *      {"op":"outcome", "event_id":HEX}            the broker's answer, later
+ *      {"op":"proof", "event_id":HEX}              verified inclusion in the log
  *      {"op":"inbox", "after":N, "max":M, "wait_ms":W}
+ *      {"op":"ack", "seq":N}                       processed by the case system
+ *      {"op":"directory"}                          agencies, roles, networks
  *      {"op":"status"}
  *  Errors are {"error":"code","message":"..."}.
  */
