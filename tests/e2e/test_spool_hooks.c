@@ -191,7 +191,9 @@ START_TEST (spool_round_trip_sent_failed_and_inbox_files)
     ck_assert_msg (error && strstr (error, "refused by the broker") && strstr (error, "health")
                    && strstr (error, "-> pp-paris: deny"), "004: %s", error);
     free (error);
-    ck_assert (s_wait_file (net, "police-out/failed/ref-004.json", 1000) != NULL);
+    char *moved = s_wait_file (net, "police-out/failed/ref-004.json", 1000);
+    ck_assert_ptr_nonnull (moved);
+    free (moved);
     ck_assert_int_eq (s_json_files (net, "police-out", NULL, 0), 0);
     ck_assert_int_eq (s_json_files (net, "police-out/processing", NULL, 0), 0);
 
