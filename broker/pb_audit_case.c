@@ -92,7 +92,7 @@ s_case_row (const pb_audit_row_t *row, void *arg)
     s_item_t *item = calloc (1, sizeof *item);
     char reason [256] = "";
     if (streq (row->decision, "allow"))
-        snprintf (reason, sizeof reason, "%s", row->rule);
+        snprintf (reason, sizeof reason, "%s", *row->rule? row->rule: row->code);
     else
     if (*row->category)
         snprintf (reason, sizeof reason, "%s (category %s)", row->code, row->category);
