@@ -525,6 +525,77 @@ START_TEST (errors_are_plain)
 }
 END_TEST
 
+//  The chromium to screenshot with, or NULL.
+static const char *
+s_chromium (void)
+{
+    static const char *names [] = { "chromium", "chromium-browser", "google-chrome", NULL };
+    static char found [1200];
+    const char *path = getenv ("PATH");
+    for (size_t i = 0; names [i]; i++) {
+        char copy [4096];
+        snprintf (copy, sizeof copy, "%s", path? path: "/usr/bin:/bin");
+        char *save = NULL;
+        for (char *dir = strtok_r (copy, ":", &save); dir; dir = strtok_r (NULL, ":", &save)) {
+            snprintf (found, sizeof found, "%s/%s", dir, names [i]);
+            if (access (found, X_OK) == 0)
+                return found;
+        }
+    }
+    return NULL;
+}
+
+START_TEST (the_html_report_is_self_contained_and_renders)
+{
+    char html [1200], png [1200];
+    snprintf (html, sizeof html, "%s", pe_net_path (s_net, "report.html"));
+    snprintf (png, sizeof png, "%s", pe_net_path (s_net, "report.png"));
+    pe_result_t r = s_audit ("report", "--html", html, NULL);
+    ck_assert_msg (r.status == 0, "%s %s", r.out, r.err);
+    pe_result_free (&r);
+    FILE *file = fopen (html, "r");
+    ck_assert_ptr_nonnull (file);
+    static char text [1 << 20];
+    size_t size = fread (text, 1, sizeof text - 1, file);
+    fclose (file);
+    text [size] = 0;
+    //  The figures are there, as charts, and nothing is fetched from anywhere
+    ck_assert_ptr_nonnull (strstr (text, "<h2>Flows between roles</h2>\n<svg"));
+    ck_assert_ptr_nonnull (strstr (text, ">perpetrator_programme</text>"));
+    ck_assert_ptr_nonnull (strstr (text, ">consent_missing</text>"));
+    ck_assert_ptr_nonnull (strstr (text, "<td>threats to kill, weapon at home</td>"));
+    ck_assert_ptr_null (strstr (text, "<script"));
+    ck_assert_ptr_null (strstr (text, "<link"));
+    ck_assert_ptr_null (strstr (text, "@import"));
+    ck_assert_ptr_null (strstr (text, "src="));
+    ck_assert_ptr_null (strstr (text, "url("));
+    ck_assert_ptr_null (strstr (text, "SECRET"));
+    const char *chromium = s_chromium ();
+    if (!chromium) {
+        fprintf (stderr, "test_audit: no chromium found: the report's rendering is not checked "
+                 "(deploy/install-deps chromium)\n");
+        return;
+    }
+    char shot [1300], url [1300], profile [1300];
+    snprintf (shot, sizeof shot, "--screenshot=%s", png);
+    snprintf (url, sizeof url, "file://%s", html);
+    snprintf (profile, sizeof profile, "--user-data-dir=%s", pe_net_path (s_net, "chromium"));
+    char *argv [] = { (char *) chromium, "--headless", "--no-sandbox", "--disable-gpu",
+        "--disable-dev-shm-usage", profile, "--window-size=1200,2400", shot, url, NULL };
+    r = pe_run (argv, NULL, 90000);
+    ck_assert_msg (r.status == 0, "chromium: %d %s %s", r.status, r.out, r.err);
+    pe_result_free (&r);
+    struct stat st;
+    ck_assert_int_eq (stat (png, &st), 0);
+    ck_assert_int_gt (st.st_size, 10000);
+    uint8_t magic [8];
+    file = fopen (png, "rb");
+    ck_assert_int_eq (fread (magic, 1, 8, file), 8);
+    fclose (file);
+    ck_assert_int_eq (memcmp (magic, "\x89PNG\r\n\x1a\n", 8), 0);
+}
+END_TEST
+
 Suite *
 test_suite (void)
 {
@@ -536,6 +607,7 @@ test_suite (void)
     tcase_add_test (tc, stats_count_what_happened);
     tcase_add_test (tc, a_tampered_store_copy_fails_verify_at_the_changed_entry);
     tcase_add_test (tc, errors_are_plain);
+    tcase_add_test (tc, the_html_report_is_self_contained_and_renders);
     //  Last: it adds entries to the log
     tcase_add_test (tc, verify_proofs_and_checkpoints_while_the_broker_writes);
     suite_add_tcase (suite, tc);
