@@ -19,11 +19,18 @@
 #include "pl_directory.h"
 #include "pl_keys.h"
 
+//  Deliveries sent to one connection and not yet receipted, at most: the
+//  credit an agent gets. More wait in the durable queue, so a backlog never
+//  floods the connection or the broker's memory.
+#define PB_DELIVERY_WINDOW  256
+
 typedef struct {
     char agency [PL_ID_MAX + 1];
     zframe_t *routing_id;
     uint64_t last_seen_ms;
     uint64_t checkpoint_size;       //  the newest tree size this agent has verified
+    zhashx_t *in_flight;            //  event ids (hex) sent, not yet receipted
+    bool backlog;                   //  the queue holds items not sent yet
 } pb_client_t;
 
 typedef struct {
@@ -51,9 +58,13 @@ typedef struct {
 void pb_broker_defer_reply (pb_broker_t *self, zframe_t *routing_id, Passerelle__Message *msg,
                             const uint8_t *ack_event_id);
 
-/*  Deliver frame to agency after commit, if it is connected (it is in the
- *  durable queue anyway and will be replayed at its next Hello).  */
-void pb_broker_defer_delivery (pb_broker_t *self, const char *agency, zframe_t *frame);
+/*  Deliver frame (event or notice id) to agency after commit, if it is
+ *  connected and has credit (it is in the durable queue anyway).  */
+void pb_broker_defer_delivery (pb_broker_t *self, const char *agency, const uint8_t *id,
+                               zframe_t *frame);
+
+/*  agency receipted id: its connection gets the credit back.  */
+void pb_broker_receipted (pb_broker_t *self, const char *agency, const uint8_t *id);
 
 /*  Queue a broker notice for agency (durable, logged) in the open batch.  */
 int pb_broker_notice (pb_broker_t *self, const char *agency, const char *kind,

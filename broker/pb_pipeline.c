@@ -54,7 +54,7 @@ pb_broker_notice (pb_broker_t *self, const char *agency, const char *kind, const
         rc = pb_batch_queue_push (self->batch, agency, notice_id, sizeof notice_id, hash, now,
                                   0, 0, false, zframe_data (frame), zframe_size (frame));
     if (rc == 0) {
-        pb_broker_defer_delivery (self, agency, frame);
+        pb_broker_defer_delivery (self, agency, notice_id, frame);
         log_info ("notice %s to %s: %s", kind, agency, text);
     }
     else
@@ -178,7 +178,7 @@ s_route (pb_broker_t *self, pl_envelope_t *envelope, const pl_agency_t *publishe
         if (rc == 1)
             rc = 0;                     //  already owed: de-duplicated
         if (rc == 0)
-            pb_broker_defer_delivery (self, decisions [i].agency->id, frame);
+            pb_broker_defer_delivery (self, decisions [i].agency->id, header->event_id.data, frame);
         if (rc == 0 && priority)
             pb_escalation_track (self->escalations, decisions [i].agency->id, publisher->id,
                                  header->case_ref, header->event_id.data, now);
@@ -360,6 +360,8 @@ pb_pipeline_receipt (pb_broker_t *self, const pl_agency_t *peer, Passerelle__Rec
     free (entry.bytes);
     if (rc == 0)
         rc = pb_batch_queue_remove (self->batch, peer->id, receipt->event_id.data, PL_EVENT_ID_SIZE);
+    if (rc == 0)
+        pb_broker_receipted (self, peer->id, receipt->event_id.data);
     if (rc < 0) {
         self->spoilt = true;
         log_warn ("receipt for event %s from %s: store error: %s", hex, peer->id,

@@ -37,7 +37,7 @@ typedef struct {
     char agency [PL_ID_MAX + 1];    //  delivery: the recipient
     zframe_t *body;
     bool is_ack;                    //  an OK acknowledgement: refused if the commit fails
-    uint8_t event_id [PL_EVENT_ID_SIZE];
+    uint8_t event_id [PL_EVENT_ID_SIZE];    //  ack: its event; delivery: the item's id
 } deferred_t;
 
 typedef struct {
@@ -103,15 +103,27 @@ pb_broker_defer_reply (pb_broker_t *self, zframe_t *routing_id, Passerelle__Mess
 }
 
 void
-pb_broker_defer_delivery (pb_broker_t *self, const char *agency, zframe_t *frame)
+pb_broker_defer_delivery (pb_broker_t *self, const char *agency, const uint8_t *id, zframe_t *frame)
 {
     deferred_t *item = calloc (1, sizeof *item);
     if (!item)
         return;
     item->kind = DEFER_DELIVERY;
     snprintf (item->agency, sizeof item->agency, "%s", agency);
+    memcpy (item->event_id, id, PL_EVENT_ID_SIZE);
     item->body = zframe_dup (frame);
     zlistx_add_end (self->deferred, item);
+}
+
+static pb_client_t *s_client_of_agency (pb_broker_t *self, const char *agency);
+
+void
+pb_broker_receipted (pb_broker_t *self, const char *agency, const uint8_t *id)
+{
+    pb_client_t *client = s_client_of_agency (self, agency);
+    char hex [PL_EVENT_ID_SIZE * 2 + 1];
+    if (client)
+        zhashx_delete (client->in_flight, pl_event_id_hex (id, hex));
 }
 
 int
@@ -132,6 +144,7 @@ s_client_destroy (void **item_p)
 {
     pb_client_t *client = *item_p;
     if (client) {
+        zhashx_destroy (&client->in_flight);
         zframe_destroy (&client->routing_id);
         free (client);
         *item_p = NULL;
@@ -139,9 +152,9 @@ s_client_destroy (void **item_p)
 }
 
 static pb_client_t *
-s_client_of_agency (server_t *self, const char *agency)
+s_client_of_agency (pb_broker_t *self, const char *agency)
 {
-    zhashx_t *clients = self->broker.clients;
+    zhashx_t *clients = self->clients;
     for (pb_client_t *c = zhashx_first (clients); c; c = zhashx_next (clients))
         if (strcmp (c->agency, agency) == 0)
             return c;
@@ -157,31 +170,65 @@ s_forget_client (server_t *self, pb_client_t *client, const char *why)
     free (key);
 }
 
-typedef struct {
-    server_t *server;
-    zframe_t *routing_id;
-    int failed;
-} replay_t;
-
+//  Send one owed item if the connection has credit; 1 when it has none left.
 static int
-s_replay_item (const pb_queue_item_t *item, void *arg)
+s_send_owed (server_t *self, pb_client_t *client, const uint8_t *id, zframe_t *body)
 {
-    replay_t *replay = arg;
-    zframe_t *body = zframe_new (item->delivery, item->delivery_size);
-    int rc = s_send_frame (replay->server, replay->routing_id, body);
-    zframe_destroy (&body);
-    replay->failed = rc != 0;
-    return rc != 0;
+    char hex [PL_EVENT_ID_SIZE * 2 + 1];
+    pl_event_id_hex (id, hex);
+    if (zhashx_lookup (client->in_flight, hex))
+        return 0;                   //  already out, awaiting its receipt
+    if (zhashx_size (client->in_flight) >= PB_DELIVERY_WINDOW) {
+        client->backlog = true;
+        return 1;
+    }
+    if (s_send_frame (self, client->routing_id, body) != 0)
+        return -1;
+    zhashx_insert (client->in_flight, hex, "");
+    return 0;
 }
 
-//  Send everything owed to a connected agency, priority lane first.
+typedef struct {
+    server_t *server;
+    pb_client_t *client;
+    int rc;
+} refill_t;
+
+static int
+s_refill_item (const pb_queue_item_t *item, void *arg)
+{
+    refill_t *refill = arg;
+    if (item->event_id_size != PL_EVENT_ID_SIZE)
+        return 0;
+    zframe_t *body = zframe_new (item->delivery, item->delivery_size);
+    refill->rc = s_send_owed (refill->server, refill->client, item->event_id, body);
+    zframe_destroy (&body);
+    return refill->rc != 0;
+}
+
+//  Give a connection what it is owed, oldest (and escalations) first, up to
+//  its credit. The items in flight sit at the head of the queue, so the walk
+//  to the first unsent one stays short.
+static void
+s_refill (server_t *self, pb_client_t *client)
+{
+    if (!client->backlog)
+        return;
+    refill_t refill = { self, client, 0 };
+    pb_store_queue_each (self->broker.store, client->agency, NULL, 0, s_refill_item, &refill);
+    if (refill.rc < 0)
+        s_forget_client (self, client, "unreachable");
+    else
+        client->backlog = refill.rc == 1;
+}
+
+//  A (re)connected agency: everything owed is sent again from the start.
 static void
 s_replay_queue (server_t *self, pb_client_t *client)
 {
-    replay_t replay = { self, client->routing_id, 0 };
-    pb_store_queue_each (self->broker.store, client->agency, NULL, 0, s_replay_item, &replay);
-    if (replay.failed)
-        s_forget_client (self, client, "unreachable");
+    zhashx_purge (client->in_flight);
+    client->backlog = true;
+    s_refill (self, client);
 }
 
 static void
@@ -211,7 +258,7 @@ s_handle_hello (server_t *self, zframe_t *routing_id, const pl_agency_t *peer,
         log_warn ("agency %s said hello as '%.64s': using the authenticated identity",
                   peer->id, hello->agency);
     //  One live connection per agency: the newest wins
-    pb_client_t *old = s_client_of_agency (self, peer->id);
+    pb_client_t *old = s_client_of_agency (&self->broker, peer->id);
     if (old && !zframe_eq (old->routing_id, routing_id))
         s_forget_client (self, old, "replaced by a new connection");
     char *key = zframe_strhex (routing_id);
@@ -220,6 +267,7 @@ s_handle_hello (server_t *self, zframe_t *routing_id, const pl_agency_t *peer,
         client = calloc (1, sizeof *client);
         snprintf (client->agency, sizeof client->agency, "%s", peer->id);
         client->routing_id = zframe_dup (routing_id);
+        client->in_flight = zhashx_new ();
         zhashx_insert (self->broker.clients, key, client);
         log_info ("agency %s connected (%llu deliveries waiting)", peer->id,
                   (unsigned long long) pb_store_queue_depth (self->broker.store, peer->id));
@@ -394,8 +442,8 @@ s_commit (server_t *self)
             s_send_frame (self, item->routing_id, item->body);
         else
         if (item->kind == DEFER_DELIVERY && rc == 0) {
-            pb_client_t *client = s_client_of_agency (self, item->agency);
-            if (client && s_send_frame (self, client->routing_id, item->body) != 0)
+            pb_client_t *client = s_client_of_agency (broker, item->agency);
+            if (client && s_send_owed (self, client, item->event_id, item->body) < 0)
                 s_forget_client (self, client, "unreachable");
         }
         else
@@ -417,6 +465,21 @@ s_commit (server_t *self)
         }
     }
     zlistx_purge (broker->deferred);
+    //  Receipts gave credit back: send what waits behind it, for every
+    //  agency (a refill may drop a client, so walk a snapshot of keys)
+    if (rc == 0) {
+        zlist_t *waiting = zlist_new ();
+        zlist_autofree (waiting);
+        for (pb_client_t *c = zhashx_first (broker->clients); c; c = zhashx_next (broker->clients))
+            if (c->backlog)
+                zlist_append (waiting, (void *) zhashx_cursor (broker->clients));
+        for (char *key = zlist_first (waiting); key; key = zlist_next (waiting)) {
+            pb_client_t *client = zhashx_lookup (broker->clients, key);
+            if (client)
+                s_refill (self, client);
+        }
+        zlist_destroy (&waiting);
+    }
 }
 
 static int
