@@ -167,6 +167,10 @@ install: $(BINS)
 	install -m 0644 proto/passerelle.proto $(DESTDIR)$(PREFIX)/share/passerelle/
 	$(if $(wildcard policy/move.cfg),install -m 0644 policy/move.cfg $(DESTDIR)$(PREFIX)/share/passerelle/)
 	$(if $(wildcard man/*.1),install -d $(DESTDIR)$(PREFIX)/share/man/man1 && install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/)
+	$(if $(wildcard man/*.8),install -d $(DESTDIR)$(PREFIX)/share/man/man8 && install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/)
+	install -d $(DESTDIR)$(PREFIX)/share/passerelle/examples
+	install -m 0755 deploy/examples/*.sh $(DESTDIR)$(PREFIX)/share/passerelle/examples/
+	install -m 0644 agent/openapi.yaml $(DESTDIR)$(PREFIX)/share/passerelle/
 
 clean:
 	rm -rf build build-asan
