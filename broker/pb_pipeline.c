@@ -205,10 +205,10 @@ s_notify_withdrawal (pb_broker_t *self, const pl_agency_t *peer, const Passerell
 //  The event passed every check on its own: decide, admit, log, queue.
 static void
 s_accept (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t *peer, pl_envelope_t *envelope,
-          Passerelle__Envelope *wire, uint64_t now)
+          Passerelle__Envelope *wire, uint64_t now, const char *warning)
 {
     const Passerelle__EventHeader *header = pl_envelope_header (envelope);
-    char hex [PL_EVENT_ID_SIZE * 2 + 1], why [512], warning [256] = "";
+    char hex [PL_EVENT_ID_SIZE * 2 + 1], why [512];
     pl_event_id_hex (header->event_id.data, hex);
     int type = pl_vocab_id (PL_KIND_EVENT_TYPE, header->event_type);
     bool consent_event = type == PL_EV_CONSENT_GIVEN || type == PL_EV_CONSENT_WITHDRAWN;
@@ -248,18 +248,10 @@ s_accept (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t *peer, pl_e
                   peer->id, header->event_type);
     pb_entry_t entry = pb_journal_publish (envelope, decisions, count, now);
     if (rc == 0)
-        rc = pb_sharing_record (self->sharing, self->batch, envelope, decisions, count,
-                                warning, sizeof warning);
+        rc = pb_sharing_record (self->sharing, self->batch, envelope, decisions, count);
     if (rc == 0)
         rc = pb_broker_log (self, entry.bytes, entry.size, &index);
     free (entry.bytes);
-    if (rc == 0 && *warning) {
-        log_warn ("event %s: %s", hex, warning);
-        pb_entry_t note = pb_journal_note ("sequence_gap", header->event_id.data, header->case_ref,
-                                           peer->id, warning, now);
-        rc = pb_broker_log (self, note.bytes, note.size, NULL);
-        free (note.bytes);
-    }
     if (rc == 0)
         rc = s_route (self, envelope, peer, wire, decisions, count, now);
     if (rc == 0)
@@ -280,6 +272,23 @@ s_accept (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t *peer, pl_e
     self->counts.accepted++;
     s_ack (self, routing_id, header->event_id.data, PASSERELLE__STATUS__STATUS_OK, "accepted",
            decisions, count, warning, index);
+}
+
+static void
+s_note_sequence (pb_broker_t *self, pl_envelope_t *envelope, const pl_agency_t *peer, uint64_t now,
+                 char *warning, size_t size)
+{
+    const Passerelle__EventHeader *header = pl_envelope_header (envelope);
+    if (pb_sharing_note_sequence (self->sharing, self->batch, envelope, warning, size) != 0)
+        self->spoilt = true;
+    if (*warning) {
+        char hex [PL_EVENT_ID_SIZE * 2 + 1];
+        log_warn ("event %s: %s", pl_event_id_hex (header->event_id.data, hex), warning);
+        pb_entry_t note = pb_journal_note ("sequence_gap", header->event_id.data, header->case_ref,
+                                           peer->id, warning, now);
+        pb_broker_log (self, note.bytes, note.size, NULL);
+        free (note.bytes);
+    }
 }
 
 void
@@ -307,28 +316,35 @@ pb_pipeline_publish (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t 
     if ((err = pl_envelope_verify (envelope, peer->public_key)) != PL_OK)
         s_refuse (self, routing_id, peer, envelope, s_status_of (err), pl_err_str (err), NULL, 0);
     else
-    if (header->valid_until_ms && header->valid_until_ms <= now) {
-        snprintf (why, sizeof why, "valid until %llu, now %llu",
-                  (unsigned long long) header->valid_until_ms, (unsigned long long) now);
-        s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_EXPIRED, why, NULL, 0);
-    }
-    else
-    if (header->created_at_ms > now + skew) {
-        snprintf (why, sizeof why, "created %llu ms in the future, the policy allows %llu ms",
-                  (unsigned long long) (header->created_at_ms - now), (unsigned long long) skew);
-        s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_FUTURE, why, NULL, 0);
-    }
-    else
     if ((seen = pb_batch_event_seen (self->batch, header->event_id.data, header->event_id.len)) != 0)
         s_refuse (self, routing_id, peer, envelope, seen == 1? PASSERELLE__STATUS__STATUS_DUPLICATE:
                   PASSERELLE__STATUS__STATUS_INTERNAL, seen == 1?
                   "this event id was already accepted (replay?)": "store error", NULL, 0);
-    else
-    if (!pb_store_accepts_publish (self->store))
-        s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_STORE_FULL,
-                  "the broker's store is full: try again later", NULL, 0);
-    else
-        s_accept (self, routing_id, peer, envelope, publish->envelope, now);
+    else {
+        //  Every authentic event that reached us counts for gap detection,
+        //  accepted or refused, so a refusal never looks like a lost event
+        char warning [256];
+        s_note_sequence (self, envelope, peer, now, warning, sizeof warning);
+        if (header->valid_until_ms && header->valid_until_ms <= now) {
+            snprintf (why, sizeof why, "valid until %llu, now %llu",
+                      (unsigned long long) header->valid_until_ms, (unsigned long long) now);
+            s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_EXPIRED, why,
+                      NULL, 0);
+        }
+        else
+        if (header->created_at_ms > now + skew) {
+            snprintf (why, sizeof why, "created %llu ms in the future, the policy allows %llu ms",
+                      (unsigned long long) (header->created_at_ms - now), (unsigned long long) skew);
+            s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_FUTURE, why,
+                      NULL, 0);
+        }
+        else
+        if (!pb_store_accepts_publish (self->store))
+            s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_STORE_FULL,
+                      "the broker's store is full: try again later", NULL, 0);
+        else
+            s_accept (self, routing_id, peer, envelope, publish->envelope, now, warning);
+    }
     pl_envelope_destroy (&envelope);
 }
 

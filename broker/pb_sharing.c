@@ -428,10 +428,9 @@ s_note_share (pb_sharing_t *self, pb_batch_t *batch, const Passerelle__EventHead
 
 int
 pb_sharing_record (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *envelope,
-                   const pb_decision_t *decisions, size_t count, char *warning, size_t warning_size)
+                   const pb_decision_t *decisions, size_t count)
 {
     const Passerelle__EventHeader *header = pl_envelope_header (envelope);
-    warning [0] = 0;
     if (pb_batch_case_add (batch, header->case_ref, header->publisher) != 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
@@ -443,7 +442,16 @@ pb_sharing_record (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *envelop
         &&  s_note_share (self, batch, header, decisions [i].agency->id) != 0)
             return -1;
     }
+    return 0;
+}
+
+int
+pb_sharing_note_sequence (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *envelope,
+                          char *warning, size_t warning_size)
+{
+    const Passerelle__EventHeader *header = pl_envelope_header (envelope);
     uint64_t first = 0, last = 0;
+    warning [0] = 0;
     pol_seq_result_t seq = pol_sequence_feed (self->sequences, header->publisher,
                                               header->sequence, &first, &last);
     if (seq == POL_SEQ_GAP)

@@ -66,12 +66,16 @@ size_t pb_sharing_decide (pb_sharing_t *self, pl_directory_t *directory, pl_enve
 int pb_sharing_admit (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *envelope,
                       const pb_decision_t *decisions, size_t count, uint64_t log_index);
 
-/*  After admission: case membership, shares under consent, the publisher's
- *  sequence. Writes a warning for the publisher into warning (empty if none)
- *  when numbers are missing. 0 or a store error.  */
+/*  An authentic event reached the broker (accepted or refused, but not a
+ *  replay): note its sequence number. Writes a warning for the publisher
+ *  into warning (empty if none) when numbers are missing. 0 or a store error.  */
+int pb_sharing_note_sequence (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *envelope,
+                              char *warning, size_t warning_size);
+
+/*  After admission: case membership and shares under consent. 0 or a store
+ *  error.  */
 int pb_sharing_record (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *envelope,
-                       const pb_decision_t *decisions, size_t count,
-                       char *warning, size_t warning_size);
+                       const pb_decision_t *decisions, size_t count);
 
 /*  Retention deadline of an event: now + the shortest retention among its
  *  categories in the policy (0: none set).  */
