@@ -2,9 +2,9 @@
  *
  *      passerelle-agent -c agent.cfg [-v]
  *
- *  Starts the agent actor and waits for signals (taken synchronously, as in
- *  the broker): SIGINT/SIGTERM stop cleanly.  */
-#include <signal.h>
+ *  Starts the agent actor, then its HTTP API, spool folders and hooks (all
+ *  clients of its control socket), and waits for signals (pl_daemon):
+ *  SIGINT/SIGTERM stop cleanly.  */
 #include <stdio.h>
 #include <unistd.h>
 #include <czmq.h>
@@ -13,6 +13,7 @@
 #include "pa_hooks.h"
 #include "pa_http.h"
 #include "pa_spool.h"
+#include "pl_daemon.h"
 #include "pl_log.h"
 
 static void
@@ -52,23 +53,10 @@ main (int argc, char **argv)
         fatal ("%s", err);
     pl_log_set_verbosity (verbose? 2: 1);
 
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGINT);
-    sigaddset (&signals, SIGTERM);
-    sigaddset (&signals, SIGHUP);
-    pthread_sigmask (SIG_BLOCK, &signals, NULL);
-    zsys_handler_set (NULL);
-    zsys_init ();
-
-    zactor_t *agent = zactor_new (pa_agent_actor, &config);
-    char *started = agent? zstr_recv (agent): NULL;
-    bool ready = started && streq (started, "READY");
-    zstr_free (&started);
-    if (!ready) {
-        zactor_destroy (&agent);
+    pl_daemon_prepare ();
+    zactor_t *agent = pl_daemon_start (pa_agent_actor, &config);
+    if (!agent)
         fatal ("could not start (see above)");
-    }
     //  The HTTP API after the agent: its state folder (api.token) and control
     //  socket exist by now, and its threads inherit the blocked signals
     pa_http_t *http = NULL;
@@ -85,16 +73,7 @@ main (int argc, char **argv)
         zactor_destroy (&agent);
         fatal ("could not start the spool folders or hooks (see above)");
     }
-    while (true) {
-        struct timespec tick = { 0, 200 * 1000 * 1000 };
-        int sig = sigtimedwait (&signals, NULL, &tick);
-        if (sig == SIGINT || sig == SIGTERM) {
-            log_info ("%s received, stopping", sig == SIGINT? "SIGINT": "SIGTERM");
-            break;
-        }
-        if (sig == SIGHUP)
-            log_info ("SIGHUP received: nothing to reload (restart to change the configuration)");
-    }
+    pl_daemon_wait (NULL, NULL);
     //  Clients first: the agent answers their pending long-polls as it goes
     pa_spool_destroy (&spool);
     pa_hooks_destroy (&hooks);

@@ -16,6 +16,7 @@
 #include "pa_agent_int.h"
 #include "pa_witness.h"
 #include "pl_envelope.h"
+#include "pl_daemon.h"
 #include "pl_log.h"
 #include "pl_wire.h"
 
@@ -717,11 +718,7 @@ pa_agent_actor (zsock_t *pipe, void *config)
     zsock_signal (pipe, 0);
     if (s_agent_start (&self) != 0) {
         s_agent_destroy (&self);
-        zstr_send (pipe, "FAILED");
-        char *command;
-        while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
-            zstr_free (&command);
-        zstr_free (&command);
+        pl_daemon_refuse (pipe);
         return;
     }
     zstr_send (pipe, "READY");

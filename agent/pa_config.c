@@ -2,24 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libgen.h>
 #include <arpa/inet.h>
 #include "pa_config.h"
 #include "pl_zpl.h"
 #include "pl_vocab.h"
 #include "pl_keys.h"
-
-static void
-s_resolve (const char *config_path, const char *value, char *out, size_t size)
-{
-    if (value [0] == '/') {
-        snprintf (out, size, "%s", value);
-        return;
-    }
-    char copy [4096];
-    snprintf (copy, sizeof copy, "%s", config_path);
-    snprintf (out, size, "%s/%s", dirname (copy), value);
-}
 
 //  http = HOST:PORT, loopback only: the API's bearer token guards it, but a
 //  case system on another machine must go through a reviewed TLS proxy, not
@@ -194,7 +181,7 @@ s_load_spool (pl_zpl_t *zpl, const char *path, zconfig_t *spool, pa_config_t *co
             pl_zpl_error (zpl, node, err, err_size, "spool: %s: expected a folder", allowed [i]);
             return -1;
         }
-        s_resolve (path, zconfig_value (node), fields [i], sizeof config->spool_outbox);
+        pl_zpl_resolve_path (path, zconfig_value (node), fields [i], sizeof config->spool_outbox);
     }
     if (*config->spool_outbox && strcmp (config->spool_outbox, config->spool_inbox) == 0) {
         pl_zpl_error (zpl, spool, err, err_size, "spool: outbox and inbox must be different "
@@ -238,13 +225,13 @@ pa_config_load (const char *path, pa_config_t *config, char *err, size_t err_siz
             goto done;
         }
     }
-    s_resolve (path, zconfig_get (agent, "key", ""), config->key_path, sizeof config->key_path);
-    s_resolve (path, zconfig_get (agent, "broker-key", ""), config->broker_key_path,
+    pl_zpl_resolve_path (path, zconfig_get (agent, "key", ""), config->key_path, sizeof config->key_path);
+    pl_zpl_resolve_path (path, zconfig_get (agent, "broker-key", ""), config->broker_key_path,
                sizeof config->broker_key_path);
-    s_resolve (path, zconfig_get (agent, "state", ""), config->state_path,
+    pl_zpl_resolve_path (path, zconfig_get (agent, "state", ""), config->state_path,
                sizeof config->state_path);
     if (*zconfig_get (agent, "control", ""))
-        s_resolve (path, zconfig_get (agent, "control", ""), config->control_path,
+        pl_zpl_resolve_path (path, zconfig_get (agent, "control", ""), config->control_path,
                    sizeof config->control_path);
     else
         snprintf (config->control_path, sizeof config->control_path, "%.4000s/agent.sock",

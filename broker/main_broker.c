@@ -3,16 +3,15 @@
  *      passerelle-broker -c broker.cfg [-v]
  *
  *  Loads the configuration, starts the server actor and then only waits for
- *  signals: SIGHUP reloads the directory, SIGINT/SIGTERM stop cleanly.
- *  Signals are blocked in every thread and taken synchronously here with
- *  sigtimedwait, so no socket call anywhere is ever interrupted.  */
-#include <signal.h>
+ *  signals (pl_daemon): SIGHUP reloads the policy and the directory,
+ *  SIGINT/SIGTERM stop cleanly.  */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <czmq.h>
 #include "pb_config.h"
 #include "pb_server.h"
+#include "pl_daemon.h"
 #include "pl_log.h"
 
 static void
@@ -23,6 +22,21 @@ s_usage (FILE *out)
         "  -c FILE   broker configuration (ZPL; see README)\n"
         "  -v        verbose: also log receipts and debugging detail\n"
         "signals: SIGHUP reloads the directory, SIGTERM/SIGINT stop\n");
+}
+
+//  SIGHUP: the server re-reads the policy and the directory
+static void
+s_reload (void *server)
+{
+    log_info ("SIGHUP received, reloading the policy and the directory");
+    zstr_send (server, "RELOAD");
+    char *reply = zstr_recv (server);
+    zstr_free (&reply);
+    //  An ERROR reply carries the reason as a second frame
+    while (zsock_rcvmore (server)) {
+        char *more = zstr_recv (server);
+        zstr_free (&more);
+    }
 }
 
 int
@@ -52,42 +66,11 @@ main (int argc, char **argv)
         fatal ("%s", err);
     pl_log_set_verbosity (verbose || config.verbose? 2: 1);
 
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGINT);
-    sigaddset (&signals, SIGTERM);
-    sigaddset (&signals, SIGHUP);
-    pthread_sigmask (SIG_BLOCK, &signals, NULL);
-    zsys_handler_set (NULL);
-    zsys_init ();
-
-    zactor_t *server = zactor_new (pb_server_actor, &config);
-    char *started = server? zstr_recv (server): NULL;
-    bool ready = started && streq (started, "READY");
-    zstr_free (&started);
-    if (!ready) {
-        zactor_destroy (&server);
+    pl_daemon_prepare ();
+    zactor_t *server = pl_daemon_start (pb_server_actor, &config);
+    if (!server)
         fatal ("could not start (see above)");
-    }
-    while (true) {
-        struct timespec tick = { 0, 200 * 1000 * 1000 };
-        int sig = sigtimedwait (&signals, NULL, &tick);
-        if (sig == SIGINT || sig == SIGTERM) {
-            log_info ("%s received, stopping", sig == SIGINT? "SIGINT": "SIGTERM");
-            break;
-        }
-        if (sig == SIGHUP) {
-            log_info ("SIGHUP received, reloading the directory");
-            zstr_send (server, "RELOAD");
-            char *reply = zstr_recv (server);
-            zstr_free (&reply);
-            //  An ERROR reply carries the reason as a second frame
-            while (zsock_rcvmore (server)) {
-                char *more = zstr_recv (server);
-                zstr_free (&more);
-            }
-        }
-    }
+    pl_daemon_wait (s_reload, server);
     zactor_destroy (&server);
     return 0;
 }

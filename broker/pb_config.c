@@ -2,24 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libgen.h>
 #include "pb_config.h"
 #include "pl_zpl.h"
 #include "pl_vocab.h"
 #include "pl_envelope.h"
 
-//  "x" relative to the folder of the config file, or as is if absolute.
-static void
-s_resolve (const char *config_path, const char *value, char *out, size_t size)
-{
-    if (value [0] == '/') {
-        snprintf (out, size, "%s", value);
-        return;
-    }
-    char copy [4096];
-    snprintf (copy, sizeof copy, "%s", config_path);
-    snprintf (out, size, "%s/%s", dirname (copy), value);
-}
 
 int
 pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_size)
@@ -57,12 +44,12 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
             goto done;
         }
     }
-    s_resolve (path, zconfig_get (broker, "key", ""), config->key_path, sizeof config->key_path);
-    s_resolve (path, zconfig_get (broker, "directory", ""), config->directory_path,
+    pl_zpl_resolve_path (path, zconfig_get (broker, "key", ""), config->key_path, sizeof config->key_path);
+    pl_zpl_resolve_path (path, zconfig_get (broker, "directory", ""), config->directory_path,
                sizeof config->directory_path);
-    s_resolve (path, zconfig_get (broker, "state", ""), config->state_path,
+    pl_zpl_resolve_path (path, zconfig_get (broker, "state", ""), config->state_path,
                sizeof config->state_path);
-    s_resolve (path, zconfig_get (broker, "policy", ""), config->policy_path,
+    pl_zpl_resolve_path (path, zconfig_get (broker, "policy", ""), config->policy_path,
                sizeof config->policy_path);
 
     zconfig_t *node = zconfig_locate (broker, "endpoint");

@@ -22,6 +22,7 @@
 #include "pb_pipeline.h"
 #include "pl_checkpoint.h"
 #include "pl_envelope.h"
+#include "pl_daemon.h"
 #include "pl_log.h"
 #include "pl_merkle.h"
 #include "pl_wire.h"
@@ -824,11 +825,7 @@ pb_server_actor (zsock_t *pipe, void *config)
     zsock_signal (pipe, 0);
     if (s_server_start (&self) != 0) {
         s_server_destroy (&self);
-        zstr_send (pipe, "FAILED");
-        char *command;
-        while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
-            zstr_free (&command);
-        zstr_free (&command);
+        pl_daemon_refuse (pipe);
         return;
     }
     zstr_send (pipe, "READY");

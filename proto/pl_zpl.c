@@ -4,6 +4,7 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
+#include <libgen.h>
 #include "pl_zpl.h"
 
 typedef struct {
@@ -255,4 +256,16 @@ pl_zpl_check_names (pl_zpl_t *self, zconfig_t *node, const char **allowed,
         }
     }
     return 0;
+}
+
+void
+pl_zpl_resolve_path (const char *config_path, const char *value, char *out, size_t size)
+{
+    if (value [0] == '/') {
+        snprintf (out, size, "%s", value);
+        return;
+    }
+    char copy [4096];
+    snprintf (copy, sizeof copy, "%s", config_path);
+    snprintf (out, size, "%s/%s", dirname (copy), value);
 }

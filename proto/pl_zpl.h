@@ -32,6 +32,10 @@ int pl_zpl_line (pl_zpl_t *self, zconfig_t *node);
 void pl_zpl_error (pl_zpl_t *self, zconfig_t *node, char *err, size_t err_size,
                    const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
 
+/*  A path from a configuration file: relative paths are relative to the
+ *  file's folder, so a deployment folder can be moved as a whole.  */
+void pl_zpl_resolve_path (const char *config_path, const char *value, char *out, size_t size);
+
 /*  Check that every child of node is named in the NULL-terminated list
  *  allowed; writes an error naming the first stranger. Returns 0 or -1.  */
 int pl_zpl_check_names (pl_zpl_t *self, zconfig_t *node, const char **allowed,
