@@ -36,6 +36,8 @@ static const char *s_usage_text =
     "  outcome  what the broker answered for an event this agency published\n"
     "  proof    check that an event of this agency is in the broker's sharing log\n"
     "  inbox    show events delivered to this agency, verified and decrypted\n"
+    "  ack      mark an inbox item as processed by the agency's case system\n"
+    "  directory  list the agencies, their roles and networks\n"
     "  status   show the agent's connection state and counters\n"
     "'passerelle COMMAND --help' describes each command.\n"
     "-c defaults to $PASSERELLE_CONFIG, then ./agent.cfg.\n";
@@ -317,6 +319,81 @@ s_publish (pa_client_t **client_p, const char *config, const char *socket, int a
     int exit_code = s_print_outcome (reply, as_json);
     json_decref (reply);
     return exit_code;
+}
+
+//  --------------------------------------------------------------------------
+//  ack and directory: the rest of what the HTTP API offers
+
+static int
+s_print_json_or (json_t *reply, bool as_json)
+{
+    int code = s_report_error (reply);
+    if (code == EXIT_DONE && as_json) {
+        char *text = json_dumps (reply, JSON_COMPACT);
+        printf ("%s\n", text);
+        free (text);
+    }
+    return code;
+}
+
+static int
+s_ack (pa_client_t *client, int argc, char **argv)
+{
+    char *end = NULL;
+    long long seq = argc == 2? strtoll (argv [1], &end, 10): 0;
+    if (argc != 2 || !end || *end || seq < 1) {
+        printf ("usage: passerelle ack SEQ\n"
+                "  Marks inbox item SEQ (the #N of 'passerelle inbox') as processed by the\n"
+                "  agency's case system; 'inbox --json' then shows \"processed\": true.\n"
+                "exit: 0 marked, 3 no such item\n");
+        return argc == 2 && streq (argv [1], "--help")? EXIT_DONE: EXIT_USAGE;
+    }
+    json_t *request = json_pack ("{s:s, s:I}", "op", "ack", "seq", (json_int_t) seq);
+    char err [256];
+    json_t *reply = pa_client_call (client, request, 5000, err, sizeof err);
+    json_decref (request);
+    if (!reply)
+        return s_fail (EXIT_UNREACHABLE, "%s", err);
+    int code = s_print_json_or (reply, false);
+    if (code == EXIT_DONE)
+        printf ("inbox item %lld marked processed\n", seq);
+    json_decref (reply);
+    return code;
+}
+
+static int
+s_directory (pa_client_t *client, int argc, char **argv)
+{
+    bool as_json = argc == 2 && streq (argv [1], "--json");
+    if (argc > 2 || (argc == 2 && !as_json)) {
+        printf ("usage: passerelle directory [--json]\n"
+                "  The agencies the broker's directory lists: id, roles, network, name.\n");
+        return argc == 2 && streq (argv [1], "--help")? EXIT_DONE: EXIT_USAGE;
+    }
+    json_t *request = json_pack ("{s:s}", "op", "directory");
+    char err [256];
+    json_t *reply = pa_client_call (client, request, 5000, err, sizeof err);
+    json_decref (request);
+    if (!reply)
+        return s_fail (EXIT_UNREACHABLE, "%s", err);
+    int code = s_print_json_or (reply, as_json);
+    if (code == EXIT_DONE && !as_json) {
+        size_t index, r;
+        json_t *agency, *role;
+        json_array_foreach (json_object_get (reply, "agencies"), index, agency) {
+            char roles [512] = "";
+            json_array_foreach (json_object_get (agency, "roles"), r, role) {
+                if (r)
+                    strncat (roles, ",", sizeof roles - strlen (roles) - 1);
+                strncat (roles, json_string_value (role), sizeof roles - strlen (roles) - 1);
+            }
+            printf ("%-24s %-28s %-12s %s\n", json_string_value (json_object_get (agency, "id")),
+                    roles, json_string_value (json_object_get (agency, "network")),
+                    json_string_value (json_object_get (agency, "name")));
+        }
+    }
+    json_decref (reply);
+    return code;
 }
 
 //  --------------------------------------------------------------------------
@@ -731,7 +808,7 @@ main (int argc, char **argv)
         code = s_consent (&client, config, socket, sub_argc, sub_argv);
     else
     if (!streq (command, "inbox") && !streq (command, "status") && !streq (command, "outcome")
-    &&  !streq (command, "proof")) {
+    &&  !streq (command, "proof") && !streq (command, "ack") && !streq (command, "directory")) {
         fprintf (stderr, "passerelle: unknown command '%s'\n%s", command, s_usage_text);
         return EXIT_USAGE;
     }
@@ -742,6 +819,8 @@ main (int argc, char **argv)
         code = streq (command, "inbox")? s_inbox (client, sub_argc, sub_argv):
                streq (command, "outcome")? s_outcome (client, sub_argc, sub_argv):
                streq (command, "proof")? s_proof (client, sub_argc, sub_argv):
+               streq (command, "ack")? s_ack (client, sub_argc, sub_argv):
+               streq (command, "directory")? s_directory (client, sub_argc, sub_argv):
                s_status (client, sub_argc, sub_argv);
     pa_client_destroy (&client);
     return code;

@@ -16,6 +16,7 @@
 #include "pl_merkle.h"
 #include "pl_envelope.h"
 #include "pl_log.h"
+#include "pl_vocab.h"
 #include "pl_wire.h"
 
 #define BACKOFF_MAX_MS  60000
@@ -109,26 +110,54 @@ s_send_envelope (pa_agent_t *self, const uint8_t *bytes, size_t size)
     return rc;
 }
 
+//  True for what travels ahead of ordinary traffic: a risk escalation, or
+//  any event of risk high and above (as in the broker's queues).
+static bool
+s_is_escalation (const uint8_t *envelope, size_t size)
+{
+    Passerelle__Envelope *wire = passerelle__envelope__unpack (NULL, size, envelope);
+    Passerelle__EventHeader *header = wire? passerelle__event_header__unpack (
+        NULL, wire->header.len, wire->header.data): NULL;
+    bool urgent = header
+               && (pl_vocab_id (PL_KIND_EVENT_TYPE, header->event_type) == PL_EV_RISK_ESCALATION
+                   || pl_vocab_id (PL_KIND_RISK, header->risk_level) >= PL_RISK_HIGH);
+    passerelle__event_header__free_unpacked (header, NULL);
+    passerelle__envelope__free_unpacked (wire, NULL);
+    return urgent;
+}
+
+//  One pass over the due items: only escalations, or all the others.
+static int
+s_flush_pass (pa_agent_t *self, bool everything, bool escalations, int budget)
+{
+    uint64_t now = pl_now_ms (), after = 0;
+    pa_store_pending_t item = { 0 };
+    while (budget > 0
+        && pa_store_outbox_next (self->store, after, everything? UINT64_MAX: now, &item) == 0) {
+        after = item.sequence;
+        if (s_is_escalation (item.envelope, item.size) == escalations) {
+            if (s_send_envelope (self, item.envelope, item.size) == 0) {
+                pa_store_outbox_attempted (self->store, item.event_id,
+                                           now + s_backoff_ms (self, item.attempts + 1));
+                if (item.attempts > 0)
+                    self->counts.retries++;
+            }
+            budget--;
+        }
+    }
+    pa_store_pending_clear (&item);
+    return budget;
+}
+
 void
 pa_publisher_flush (pa_agent_t *self, bool everything)
 {
     if (!self->connected)
         return;
-    uint64_t now = pl_now_ms (), after = 0;
-    pa_store_pending_t item = { 0 };
-    //  Bounded per call: a large backlog drains over several ticks
-    for (int sent = 0; sent < 200; sent++) {
-        if (pa_store_outbox_next (self->store, after, everything? UINT64_MAX: now, &item) != 0)
-            break;
-        after = item.sequence;
-        if (s_send_envelope (self, item.envelope, item.size) == 0) {
-            pa_store_outbox_attempted (self->store, item.event_id,
-                                       now + s_backoff_ms (self, item.attempts + 1));
-            if (item.attempts > 0)
-                self->counts.retries++;
-        }
-        pa_store_pending_clear (&item);
-    }
+    //  Escalations waiting in the outbox (after a reconnection, say) go
+    //  first; bounded per call, a large backlog drains over several ticks
+    int budget = s_flush_pass (self, everything, true, 200);
+    s_flush_pass (self, everything, false, budget);
 }
 
 void

@@ -86,6 +86,20 @@ START_TEST (a_published_event_reaches_only_the_addressed_agency_decrypted)
         ck_assert_msg (strlen (r.out) == 0, "%s received: %s", *id, r.out);
         pe_result_free (&r);
     }
+    //  The case system marks it processed; the directory is there to consult
+    r = pe_net_cli (net, "pp-paris", NULL, "ack", "1", NULL);
+    ck_assert_msg (r.status == 0 && strstr (r.out, "inbox item 1 marked processed"), "%s%s", r.out, r.err);
+    pe_result_free (&r);
+    r = pe_net_cli (net, "pp-paris", NULL, "inbox", "--json", NULL);
+    ck_assert_ptr_nonnull (strstr (r.out, "\"processed\":true"));
+    pe_result_free (&r);
+    r = pe_net_cli (net, "pp-paris", NULL, "ack", "99", NULL);
+    ck_assert_int_eq (r.status, 3);
+    pe_result_free (&r);
+    r = pe_net_cli (net, "pp-paris", NULL, "directory", NULL);
+    ck_assert_msg (r.status == 0 && strstr (r.out, "pp-lyon") && strstr (r.out, "perpetrator_programme")
+                   && strstr (r.out, "lyon"), "%s", r.out);
+    pe_result_free (&r);
     char *log = pe_net_log (net, "broker");
     ck_assert_ptr_null (strstr (log, "SECRET-REFERRAL-7731"));
     ck_assert_ptr_nonnull (strstr (log, "police-paris -> pp-paris: allow"));
