@@ -4,12 +4,10 @@
  *  purpose, on which basis and under which rule; and every denial, consent
  *  change, correction and escalation, in log (= time) order.
  *
- *  Only indexes are used, never a scan: the case index gives every entry
- *  that carries the case reference; receipts and expiries carry none (they
- *  name an event and an agency), so each recipient's agency index is walked
- *  from its first share of the case, and the walk stops as soon as every
- *  share to it is delivered or expired. Only a share still undelivered makes
- *  the walk run to the end of that agency's entries.  */
+ *  One walk of the case index, never a scan: the broker writes the case
+ *  reference into every entry about the case, receipts and expiries
+ *  included, so the shares and what became of each come in one pass,
+ *  however long the rest of the log.  */
 #include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +33,6 @@ typedef struct {
     zhashx_t *shares;               //  "event/agency" -> s_item_t (allowed only)
     zhashx_t *recipients;           //  agency -> s_recipient_t
     zlistx_t *order;                //  recipient agencies, in first-share order
-    s_recipient_t *walking;         //  whose agency index is being walked
 } s_case_t;
 
 static void
@@ -82,13 +79,33 @@ s_add_tokens (char *set, size_t size, const char *tokens)
     }
 }
 
+//  A receipt or expiry of the case: settle the share it is about (they come
+//  after the share in index order, so the share is known by then).
+static void
+s_settle (s_case_t *c, const pb_audit_row_t *row, bool receipt)
+{
+    char key [300], at [32], text [64];
+    snprintf (key, sizeof key, "%s/%s", row->event_id, row->to);
+    s_item_t *item = *row->event_id? zhashx_lookup (c->shares, key): NULL;
+    s_recipient_t *r = item? zhashx_lookup (c->recipients, row->to): NULL;
+    if (!item || !r || *item->delivered)
+        return;
+    pb_audit_format_time (row->at_ms, at);
+    snprintf (text, sizeof text, "%s%s", receipt? "": "expired ", at);
+    free (item->delivered);
+    item->delivered = strdup (text);
+    r->pending--;
+}
+
 static int
 s_case_row (const pb_audit_row_t *row, void *arg)
 {
     s_case_t *c = arg;
-    //  Receipts and expiries have no case: they come from the agency walks
-    if (streq (row->kind, "receipt") || streq (row->kind, "expiry"))
+    //  Receipts and expiries carry the case too: they settle a share
+    if (streq (row->kind, "receipt") || streq (row->kind, "expiry")) {
+        s_settle (c, row, streq (row->kind, "receipt"));
         return 0;
+    }
     s_item_t *item = calloc (1, sizeof *item);
     char reason [256] = "";
     if (streq (row->decision, "allow"))
@@ -139,27 +156,6 @@ s_case_row (const pb_audit_row_t *row, void *arg)
     return 0;
 }
 
-//  A receipt or expiry in the agency walk: settle the share it is about.
-static int
-s_delivery_row (const pb_audit_row_t *row, void *arg)
-{
-    s_case_t *c = arg;
-    s_recipient_t *r = c->walking;
-    bool receipt = streq (row->kind, "receipt"), expiry = streq (row->kind, "expiry");
-    if ((!receipt && !expiry) || !streq (row->to, r->agency) || !*row->event_id)
-        return 0;
-    char key [300], at [32], text [64];
-    snprintf (key, sizeof key, "%s/%s", row->event_id, r->agency);
-    s_item_t *item = zhashx_lookup (c->shares, key);
-    if (!item || *item->delivered)
-        return 0;
-    pb_audit_format_time (row->at_ms, at);
-    snprintf (text, sizeof text, "%s%s", receipt? "": "expired ", at);
-    free (item->delivered);
-    item->delivered = strdup (text);
-    return --r->pending == 0? 1: 0;
-}
-
 static const char *s_recipient_columns [] = { "SECTION", "AGENCY", "ROLES", "CATEGORIES",
     "PURPOSES", "BASES", "RULES", "FIRST", "LAST", NULL };
 static const char *s_event_columns [] = { "SECTION", "INDEX#", "TIME", "WHAT", "FROM", "TO",
@@ -208,20 +204,12 @@ s_print (s_case_t *c, const char *case_ref, uint64_t size, pb_audit_format_t for
 int
 pb_audit_case (pb_audit_t *self, const char *case_ref, pb_audit_format_t format, FILE *out)
 {
-    s_case_t c = { self, zlistx_new (), zhashx_new (), zhashx_new (), zlistx_new (), NULL };
+    s_case_t c = { self, zlistx_new (), zhashx_new (), zhashx_new (), zlistx_new () };
     zlistx_set_destructor (c.items, s_item_destroy);
     zhashx_set_destructor (c.recipients, s_recipient_destroy);
     uint64_t size = pb_audit_snapshot (self);
+    //  One walk of the case index: shares, decisions and their receipts
     int rc = pb_audit_walk (self, case_ref, NULL, 0, size, s_case_row, &c);
-    for (char *agency = zlistx_first (c.order); rc == 0 && agency;
-         agency = zlistx_next (c.order)) {
-        c.walking = zhashx_lookup (c.recipients, agency);
-        if (c.walking->pending)
-            rc = pb_audit_walk (self, NULL, agency, c.walking->first_index, size,
-                                s_delivery_row, &c);
-        if (rc == 1)
-            rc = 0;             //  every share to it settled: stopped early
-    }
     if (rc == 0 && zlistx_size (c.items) == 0 && format == PB_AUDIT_TABLE)
         fprintf (out, "case %s: no log entries\n", case_ref);
     else

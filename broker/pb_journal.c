@@ -102,11 +102,13 @@ pb_journal_refusal (pl_envelope_t *envelope, const char *publisher, const char *
 }
 
 pb_entry_t
-pb_journal_receipt (const uint8_t *event_id, const char *recipient, const uint8_t *header_hash,
-                    uint64_t received_at_ms, const uint8_t *signature, uint64_t at_ms)
+pb_journal_receipt (const uint8_t *event_id, const char *case_ref, const char *recipient,
+                    const uint8_t *header_hash, uint64_t received_at_ms, const uint8_t *signature,
+                    uint64_t at_ms)
 {
     Passerelle__LogEntry entry = PASSERELLE__LOG_ENTRY__INIT;
     entry.kind = "receipt";
+    entry.case_ref = (char *) case_ref;
     entry.at_ms = at_ms;
     entry.event_id.data = (uint8_t *) event_id;
     entry.event_id.len = PL_EVENT_ID_SIZE;

@@ -30,8 +30,9 @@ pb_entry_t pb_journal_refusal (pl_envelope_t *envelope, const char *publisher,
                                const char *status, const char *reason,
                                const pb_decision_t *decisions, size_t count, uint64_t at_ms);
 
-/*  A recipient's signed receipt.  */
-pb_entry_t pb_journal_receipt (const uint8_t *event_id, const char *recipient,
+/*  A recipient's signed receipt; case_ref (may be NULL for a notice) puts
+ *  it in the case index beside the share it settles.  */
+pb_entry_t pb_journal_receipt (const uint8_t *event_id, const char *case_ref, const char *recipient,
                                const uint8_t *header_hash, uint64_t received_at_ms,
                                const uint8_t *signature, uint64_t at_ms);
 

@@ -348,6 +348,27 @@ pb_pipeline_publish (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t 
     pl_envelope_destroy (&envelope);
 }
 
+//  The case an event is about, from its publish entry (via the event
+//  record): receipts and expiries carry it so that the log's case index
+//  holds everything about a case, and a case report needs no other walk.
+static void
+s_case_of (pb_broker_t *self, const uint8_t *event_id, char *case_ref, size_t size)
+{
+    pb_event_t *event = NULL;
+    uint8_t *bytes = NULL;
+    size_t length = 0;
+    case_ref [0] = 0;
+    if (pb_store_event_lookup (self->store, event_id, PL_EVENT_ID_SIZE, &event) == 0
+    &&  pb_store_log_entry (self->store, event->log_index, &bytes, &length) == 0) {
+        Passerelle__LogEntry *entry = passerelle__log_entry__unpack (NULL, length, bytes);
+        if (entry && entry->case_ref)
+            snprintf (case_ref, size, "%s", entry->case_ref);
+        passerelle__log_entry__free_unpacked (entry, NULL);
+    }
+    free (bytes);
+    pb_event_destroy (&event);
+}
+
 void
 pb_pipeline_receipt (pb_broker_t *self, const pl_agency_t *peer, Passerelle__Receipt *receipt)
 {
@@ -369,9 +390,11 @@ pb_pipeline_receipt (pb_broker_t *self, const pl_agency_t *peer, Passerelle__Rec
         log_warn ("receipt for event %s from %s: bad signature, delivery kept", hex, peer->id);
         return;
     }
-    pb_entry_t entry = pb_journal_receipt (receipt->event_id.data, peer->id, owed,
-                                           receipt->received_at_ms, receipt->signature.data,
-                                           pl_now_ms ());
+    char case_ref [PL_MAX_CASE_REF + 1];
+    s_case_of (self, receipt->event_id.data, case_ref, sizeof case_ref);
+    pb_entry_t entry = pb_journal_receipt (receipt->event_id.data, *case_ref? case_ref: NULL,
+                                           peer->id, owed, receipt->received_at_ms,
+                                           receipt->signature.data, pl_now_ms ());
     int rc = pb_broker_log (self, entry.bytes, entry.size, NULL);
     free (entry.bytes);
     if (rc == 0)
@@ -413,8 +436,12 @@ s_log_expiry (const pb_queue_item_t *item, void *arg)
         pl_event_id_hex (item->event_id, hex);
     snprintf (text, sizeof text, "event %s was not delivered to %s before its %s", hex,
               item->agency, expired? "valid-until": "retention period ended");
+    char case_ref [PL_MAX_CASE_REF + 1] = "";
+    if (item->event_id_size == PL_EVENT_ID_SIZE)
+        s_case_of (self, item->event_id, case_ref, sizeof case_ref);
     pb_entry_t entry = pb_journal_note ("expiry", item->event_id_size == PL_EVENT_ID_SIZE?
-                                        item->event_id: NULL, NULL, item->agency, text, now);
+                                        item->event_id: NULL, *case_ref? case_ref: NULL,
+                                        item->agency, text, now);
     int rc = pb_broker_log (self, entry.bytes, entry.size, NULL);
     free (entry.bytes);
     log_warn ("expiry: %s", text);

@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <sodium.h>
 #include "bench_broker.h"
 #include "pl_envelope.h"
@@ -76,6 +77,8 @@
 #define TARGET_P99_MS   10.0        //  publish->delivery at OFFERED_RATE
 #define TARGET_READY_S  1.0         //  restart-to-ready at LOG_ENTRIES
 #define TARGET_RSS_MB   64.0
+#define TARGET_CASE_MS  50.0        //  passerelle-audit case REF at LOG_ENTRIES (issue 5)
+#define TARGET_VERIFY   1000000.0   //  entries per minute, passerelle-audit verify
 
 //  Events are numbered in the order they are sent; the number is the last
 //  8 bytes of the event id (after 8 random bytes of this run), so that the
@@ -516,6 +519,32 @@ s_verdict (bool pass)
     return pass? "PASS": "MISS  <<<";
 }
 
+//  Run passerelle-audit -c broker.cfg COMMAND [ARG]; seconds it took, or -1
+//  if it failed.
+static double
+s_time_audit (bb_env_t *env, const char *command, const char *arg)
+{
+    char bin [1100], config [300];
+    snprintf (bin, sizeof bin, "%s/passerelle-audit", env->bin);
+    snprintf (config, sizeof config, "%s/broker.cfg", env->dir);
+    double start = bb_now ();
+    pid_t pid = fork ();
+    if (pid == 0) {
+        if (!freopen ("/dev/null", "w", stdout) || !freopen ("/dev/null", "w", stderr))
+            _exit (127);
+        execl (bin, bin, "-c", config, command, arg, (char *) NULL);
+        _exit (127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid (pid, &status, 0) != pid || !WIFEXITED (status)
+    ||  WEXITSTATUS (status) != 0) {
+        fprintf (stderr, "bench_broker: passerelle-audit %s failed (exit %d)\n", command,
+                 WIFEXITED (status)? WEXITSTATUS (status): -1);
+        return -1;
+    }
+    return bb_now () - start;
+}
+
 int
 main (void)
 {
@@ -688,6 +717,17 @@ main (void)
             "warm %.0f / %.0f ms\n",
             logged, cold_port_s * 1e3, cold_s * 1e3, warm_s [0] * 1e3, warm_s [1] * 1e3);
 
+    //  6. The auditors' tool on that store, while the broker runs (issue 5):
+    //  the real binary, as an auditor would run it, best of three
+    double case_s = 1e9, verify_s = 1e9;
+    for (int run = 0; run < 3; run++) {
+        double t = s_time_audit (&env, "case", "PREFILL-004242");
+        case_s = t >= 0 && t < case_s? t: case_s;
+    }
+    verify_s = s_time_audit (&env, "verify", NULL);
+    printf ("passerelle-audit on the %lld-entry store while the broker runs: case %.1f ms, "
+            "verify %.2f s\n", logged, case_s * 1e3, verify_s);
+
     //  The table
     char value [64], ratio [96];
     printf ("\n  %-44s %-14s %-10s %-34s %s\n", "measure", "value", "target",
@@ -741,6 +781,15 @@ main (void)
               restarted.anon_kb / 1024.0, restarted.file_kb / 1024.0);
     s_row ("broker RSS just after restart @ 1M", value, "< 64 MB", ratio,
            s_verdict (restarted.rss_kb / 1024.0 < TARGET_RSS_MB));
+    snprintf (value, sizeof value, "%.1f ms", case_s * 1e3);
+    snprintf (ratio, sizeof ratio, "%.1f x start on an empty store", case_s / empty_ready_s);
+    s_row ("passerelle-audit case REF @ 1M entries", value, "< 50 ms", ratio,
+           s_verdict (case_s * 1e3 < TARGET_CASE_MS));
+    double per_minute = verify_s > 0? (double) logged / verify_s * 60: 0;
+    snprintf (value, sizeof value, "%.1f M/min", per_minute / 1e6);
+    snprintf (ratio, sizeof ratio, "%.2f s for the whole log", verify_s);
+    s_row ("passerelle-audit verify @ 1M entries", value, ">= 1 M/min", ratio,
+           s_verdict (per_minute >= TARGET_VERIFY));
     printf ("  (start on an empty store: port %.0f ms, Welcome %.0f ms; idle RSS %.1f MB)\n",
             empty_port_s * 1e3, empty_ready_s * 1e3, idle.rss_kb / 1024.0);
     printf ("  during the sustained run the broker's busiest thread was at %.0f%% of a core%s\n",
