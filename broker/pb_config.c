@@ -15,6 +15,7 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
     config->max_message = PL_MAX_ENVELOPE + 4096;
     config->map_size = (size_t) 1 << 30;
     config->checkpoint_interval_ms = 10000;
+    config->gap_grace_ms = 60000;
 
     pl_zpl_t *zpl = pl_zpl_load (path, err, err_size);
     if (!zpl)
@@ -23,7 +24,7 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
     zconfig_t *root = pl_zpl_root (zpl);
     static const char *top [] = { "broker", NULL };
     static const char *allowed [] = { "key", "endpoint", "directory", "state", "policy",
-                                      "max-message", "map-size", "checkpoint-interval", "origin",
+                                      "max-message", "map-size", "checkpoint-interval", "gap-grace", "origin",
                                       "verbose", NULL };
     zconfig_t *broker = zconfig_locate (root, "broker");
     if (pl_zpl_check_names (zpl, root, top, err, err_size) != 0)
@@ -84,6 +85,11 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
          || config->checkpoint_interval_ms < 100)) {
         pl_zpl_error (zpl, node, err, err_size, "checkpoint-interval: expected a duration of at "
                       "least 100ms, such as 10s");
+        goto done;
+    }
+    if ((node = zconfig_locate (broker, "gap-grace"))
+    &&  pl_parse_duration (zconfig_value (node), &config->gap_grace_ms) != 0) {
+        pl_zpl_error (zpl, node, err, err_size, "gap-grace: expected a duration such as 60s");
         goto done;
     }
     if ((node = zconfig_locate (broker, "origin"))) {

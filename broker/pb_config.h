@@ -9,6 +9,7 @@
  *          max-message = 1114112          bytes; larger messages are refused
  *          map-size = 1073741824          bytes the store may grow to (LMDB map)
  *          checkpoint-interval = 10s      how often the log gets a signed checkpoint
+ *          gap-grace = 60s                how long missing sequence numbers may arrive late
  *          origin = passerelle.example    the log's name in checkpoints
  *          verbose = 0                    1: log every delivery and receipt
  *
@@ -29,6 +30,7 @@ typedef struct {
     size_t max_message;
     size_t map_size;                /* LMDB map size in bytes */
     uint64_t checkpoint_interval_ms;
+    uint64_t gap_grace_ms;          /* a gap in a publisher's numbers is reported after this */
     char origin [96];               /* the log's name in checkpoints; default: broker id */
     int verbose;
 } pb_config_t;

@@ -279,7 +279,7 @@ s_note_sequence (pb_broker_t *self, pl_envelope_t *envelope, const pl_agency_t *
                  char *warning, size_t size)
 {
     const Passerelle__EventHeader *header = pl_envelope_header (envelope);
-    if (pb_sharing_note_sequence (self->sharing, self->batch, envelope, warning, size) != 0)
+    if (pb_sharing_note_sequence (self->sharing, self->batch, envelope, now, warning, size) != 0)
         self->spoilt = true;
     if (*warning) {
         char hex [PL_EVENT_ID_SIZE * 2 + 1];
@@ -485,6 +485,23 @@ pb_pipeline_late_escalation (pb_broker_t *self, const pb_overdue_t *late, uint64
         if (strcmp (found [i]->id, late->recipient) != 0)
             rc = pb_broker_notice (self, found [i]->id, "late_escalation", late->case_ref, NULL,
                                    late->event_id, late->recipient, text);
+}
+
+void
+pb_pipeline_report_gap (pb_broker_t *self, const pb_gap_t *gap)
+{
+    char text [300];
+    snprintf (text, sizeof text, "sequence gap: numbers %llu to %llu from %s never reached the "
+              "broker", (unsigned long long) gap->first, (unsigned long long) gap->last,
+              gap->publisher);
+    log_warn ("%s", text);
+    pb_entry_t note = pb_journal_note ("sequence_gap", NULL, NULL, gap->publisher, text,
+                                       pl_now_ms ());
+    int rc = pb_broker_log (self, note.bytes, note.size, NULL);
+    free (note.bytes);
+    if (rc == 0)
+        pb_broker_notice (self, gap->publisher, "sequence_gap", NULL, NULL, NULL, gap->publisher,
+                          text);
 }
 
 uint64_t

@@ -31,6 +31,10 @@ void pb_pipeline_receipt (pb_broker_t *self, const pl_agency_t *peer, Passerelle
 void pb_pipeline_late_escalation (pb_broker_t *self, const pb_overdue_t *late,
                                   uint64_t deadline_ms);
 
+/*  A gap in a publisher's numbers stayed open past the grace period: log
+ *  it and tell the publisher.  */
+void pb_pipeline_report_gap (pb_broker_t *self, const pb_gap_t *gap);
+
 /*  Purge what is due at now_ms; returns how many items were purged.  */
 uint64_t pb_pipeline_expire (pb_broker_t *self, uint64_t now_ms);
 

@@ -610,6 +610,15 @@ s_handle_tick (zloop_t *loop, int timer_id, void *arg)
         }
         s_commit (self);
     }
+    //  Gaps in publishers' numbers that late arrivals did not fill
+    pb_gap_t gaps [16];
+    size_t open_gaps = now > broker->config->gap_grace_ms?
+        pb_sharing_overdue_gaps (broker->sharing, now - broker->config->gap_grace_ms, gaps, 16): 0;
+    if (open_gaps && s_begin (self) == 0) {
+        for (size_t i = 0; i < open_gaps; i++)
+            pb_pipeline_report_gap (broker, &gaps [i]);
+        s_commit (self);
+    }
     //  Expiry and retention; a write batch only when something is due
     bool due = false;
     pb_store_queue_due (broker->store, now, 1, s_note_due, &due);

@@ -20,6 +20,7 @@ struct _pb_sharing_t {
     pb_store_t *store;
     pol_consents_t *consents;
     pol_sequence_t *sequences;
+    zlistx_t *gaps;                 //  pb_gap_t: missing numbers, held open a while
 };
 
 //  --------------------------------------------------------------------------
@@ -128,7 +129,10 @@ pb_sharing_new (const char *policy_path, pb_store_t *store, char *err, size_t er
     if (!self)
         return NULL;
     self->store = store;
-    if (!(self->policy = pol_policy_load (policy_path, err, err_size))
+    self->gaps = zlistx_new ();
+    if (self->gaps)
+        zlistx_set_destructor (self->gaps, (zlistx_destructor_fn *) zstr_free);
+    if (!self->gaps || !(self->policy = pol_policy_load (policy_path, err, err_size))
     ||  pb_sharing_restore (self, err, err_size) != 0)
         pb_sharing_destroy (&self);
     return self;
@@ -143,6 +147,7 @@ pb_sharing_destroy (pb_sharing_t **self_p)
     pol_policy_destroy (&self->policy);
     pol_consents_destroy (&self->consents);
     pol_sequence_destroy (&self->sequences);
+    zlistx_destroy (&self->gaps);
     free (self);
     *self_p = NULL;
 }
@@ -445,27 +450,86 @@ pb_sharing_record (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *envelop
     return 0;
 }
 
+//  A late number inside an open gap closes that part of it. True if it did.
+static bool
+s_fill_gap (pb_sharing_t *self, const char *publisher, uint64_t number)
+{
+    for (pb_gap_t *gap = zlistx_first (self->gaps); gap; gap = zlistx_next (self->gaps)) {
+        if (!streq (gap->publisher, publisher) || number < gap->first || number > gap->last)
+            continue;
+        if (gap->first == gap->last)
+            zlistx_delete (self->gaps, zlistx_cursor (self->gaps));
+        else
+        if (number == gap->first)
+            gap->first++;
+        else
+        if (number == gap->last)
+            gap->last--;
+        else {
+            //  Split in two around the number that arrived
+            pb_gap_t *upper = malloc (sizeof *upper);
+            if (upper) {
+                *upper = *gap;
+                upper->first = number + 1;
+                zlistx_add_end (self->gaps, upper);
+            }
+            gap->last = number - 1;
+        }
+        return true;
+    }
+    return false;
+}
+
 int
 pb_sharing_note_sequence (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *envelope,
-                          char *warning, size_t warning_size)
+                          uint64_t now_ms, char *warning, size_t warning_size)
 {
     const Passerelle__EventHeader *header = pl_envelope_header (envelope);
     uint64_t first = 0, last = 0;
     warning [0] = 0;
     pol_seq_result_t seq = pol_sequence_feed (self->sequences, header->publisher,
                                               header->sequence, &first, &last);
-    if (seq == POL_SEQ_GAP)
-        snprintf (warning, warning_size, "sequence gap: numbers %llu to %llu from %s never "
-                  "reached the broker", (unsigned long long) first, (unsigned long long) last,
-                  header->publisher);
+    //  Numbers start at 1: a first number above it leaves a gap below it
+    if (seq == POL_SEQ_FIRST && header->sequence > 1) {
+        seq = POL_SEQ_GAP;
+        first = 1;
+        last = header->sequence - 1;
+    }
+    if (seq == POL_SEQ_GAP) {
+        pb_gap_t *gap = calloc (1, sizeof *gap);
+        if (gap) {
+            snprintf (gap->publisher, sizeof gap->publisher, "%s", header->publisher);
+            gap->first = first;
+            gap->last = last;
+            gap->opened_ms = now_ms;
+            zlistx_add_end (self->gaps, gap);
+        }
+    }
     else
-    if (seq == POL_SEQ_OLD)
+    if (seq == POL_SEQ_OLD && !s_fill_gap (self, header->publisher, header->sequence))
         snprintf (warning, warning_size, "sequence %llu from %s is not above the last seen "
-                  "(%llu): agent state lost?", (unsigned long long) header->sequence,
-                  header->publisher,
+                  "(%llu) and fills no gap: agent state lost?",
+                  (unsigned long long) header->sequence, header->publisher,
                   (unsigned long long) pol_sequence_last (self->sequences, header->publisher));
     return pb_batch_sequence_set (batch, header->publisher,
                                   pol_sequence_last (self->sequences, header->publisher));
+}
+
+size_t
+pb_sharing_overdue_gaps (pb_sharing_t *self, uint64_t cutoff_ms, pb_gap_t *out, size_t max)
+{
+    size_t count = 0;
+    pb_gap_t *gap = zlistx_first (self->gaps);
+    while (gap && count < max) {
+        if (gap->opened_ms < cutoff_ms) {
+            out [count++] = *gap;
+            zlistx_delete (self->gaps, zlistx_cursor (self->gaps));
+            gap = zlistx_first (self->gaps);
+        }
+        else
+            gap = zlistx_next (self->gaps);
+    }
+    return count;
 }
 
 uint64_t

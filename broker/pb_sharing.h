@@ -67,10 +67,25 @@ int pb_sharing_admit (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *enve
                       const pb_decision_t *decisions, size_t count, uint64_t log_index);
 
 /*  An authentic event reached the broker (accepted or refused, but not a
- *  replay): note its sequence number. Writes a warning for the publisher
- *  into warning (empty if none) when numbers are missing. 0 or a store error.  */
+ *  replay): note its sequence number. Numbers may arrive out of order (an
+ *  agent sends escalations first, retries after a backoff), so a gap is
+ *  only held open here; a late number fills it. A number at or below the
+ *  last seen that fills no gap is a warning for the publisher (warning,
+ *  empty if none). 0 or a store error.  */
 int pb_sharing_note_sequence (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *envelope,
-                              char *warning, size_t warning_size);
+                              uint64_t now_ms, char *warning, size_t warning_size);
+
+/*  A gap still open after the grace period: numbers first..last from
+ *  publisher never reached the broker.  */
+typedef struct {
+    char publisher [PL_ID_MAX + 1];
+    uint64_t first, last;
+    uint64_t opened_ms;
+} pb_gap_t;
+
+/*  Up to max gaps opened before cutoff_ms, removed from those held open.
+ *  Returns how many were written to out.  */
+size_t pb_sharing_overdue_gaps (pb_sharing_t *self, uint64_t cutoff_ms, pb_gap_t *out, size_t max);
 
 /*  After admission: case membership and shares under consent. 0 or a store
  *  error.  */
