@@ -136,6 +136,31 @@ s_report_error (json_t *reply)
     return s_fail (later? EXIT_LATER: EXIT_REFUSED, "%s (%s)", message? message: code, code);
 }
 
+//  Send request (consumed) to the agent and wait for its reply. NULL, with
+//  the reason printed and *code set, when there is no answer (no_answer
+//  code) or the agent answered with an error (its code).
+static json_t *
+s_call (pa_client_t *client, json_t *request, int timeout_ms, int no_answer, int *code)
+{
+    char err [256];
+    json_t *reply = pa_client_call (client, request, timeout_ms, err, sizeof err);
+    json_decref (request);
+    *code = reply? s_report_error (reply): s_fail (no_answer, "%s", err);
+    if (*code != EXIT_DONE) {
+        json_decref (reply);
+        return NULL;
+    }
+    return reply;
+}
+
+static void
+s_print_json (json_t *reply)
+{
+    char *text = json_dumps (reply, JSON_COMPACT);
+    printf ("%s\n", text? text: "{}");
+    free (text);
+}
+
 static json_t *
 s_split_list (const char *list)
 {
@@ -184,11 +209,8 @@ s_print_outcome (json_t *reply, bool as_json)
 {
     bool accepted = json_is_true (json_object_get (reply, "accepted"));
     bool queued = json_is_true (json_object_get (reply, "queued"));
-    if (as_json) {
-        char *text = json_dumps (reply, JSON_COMPACT);
-        printf ("%s\n", text);
-        free (text);
-    }
+    if (as_json)
+        s_print_json (reply);
     else {
         printf ("event %s %s", json_string_value (json_object_get (reply, "event_id")),
                 accepted? "accepted": queued? "queued": "refused");
@@ -307,34 +329,16 @@ s_publish (pa_client_t **client_p, const char *config, const char *socket, int a
         json_decref (request);
         return code;
     }
-    char err [256];
-    json_t *reply = pa_client_call (*client_p, request, 30000, err, sizeof err);
-    json_decref (request);
+    json_t *reply = s_call (*client_p, request, 30000, EXIT_LATER, &code);
     if (!reply)
-        return s_fail (EXIT_LATER, "%s", err);
-    if ((code = s_report_error (reply)) != EXIT_DONE) {
-        json_decref (reply);
         return code;
-    }
-    int exit_code = s_print_outcome (reply, as_json);
+    code = s_print_outcome (reply, as_json);
     json_decref (reply);
-    return exit_code;
+    return code;
 }
 
 //  --------------------------------------------------------------------------
 //  ack and directory: the rest of what the HTTP API offers
-
-static int
-s_print_json_or (json_t *reply, bool as_json)
-{
-    int code = s_report_error (reply);
-    if (code == EXIT_DONE && as_json) {
-        char *text = json_dumps (reply, JSON_COMPACT);
-        printf ("%s\n", text);
-        free (text);
-    }
-    return code;
-}
 
 static int
 s_ack (pa_client_t *client, int argc, char **argv)
@@ -349,13 +353,9 @@ s_ack (pa_client_t *client, int argc, char **argv)
         return argc == 2 && streq (argv [1], "--help")? EXIT_DONE: EXIT_USAGE;
     }
     json_t *request = json_pack ("{s:s, s:I}", "op", "ack", "seq", (json_int_t) seq);
-    char err [256];
-    json_t *reply = pa_client_call (client, request, 5000, err, sizeof err);
-    json_decref (request);
-    if (!reply)
-        return s_fail (EXIT_UNREACHABLE, "%s", err);
-    int code = s_print_json_or (reply, false);
-    if (code == EXIT_DONE)
+    int code;
+    json_t *reply = s_call (client, request, 5000, EXIT_UNREACHABLE, &code);
+    if (reply)
         printf ("inbox item %lld marked processed\n", seq);
     json_decref (reply);
     return code;
@@ -371,13 +371,12 @@ s_directory (pa_client_t *client, int argc, char **argv)
         return argc == 2 && streq (argv [1], "--help")? EXIT_DONE: EXIT_USAGE;
     }
     json_t *request = json_pack ("{s:s}", "op", "directory");
-    char err [256];
-    json_t *reply = pa_client_call (client, request, 5000, err, sizeof err);
-    json_decref (request);
-    if (!reply)
-        return s_fail (EXIT_UNREACHABLE, "%s", err);
-    int code = s_print_json_or (reply, as_json);
-    if (code == EXIT_DONE && !as_json) {
+    int code;
+    json_t *reply = s_call (client, request, 5000, EXIT_UNREACHABLE, &code);
+    if (reply && as_json)
+        s_print_json (reply);
+    else
+    if (reply) {
         size_t index, r;
         json_t *agency, *role;
         json_array_foreach (json_object_get (reply, "agencies"), index, agency) {
@@ -413,18 +412,11 @@ s_proof (pa_client_t *client, int argc, char **argv)
         return argc >= 2 && streq (argv [1], "--help")? EXIT_DONE: EXIT_USAGE;
     }
     json_t *request = json_pack ("{s:s, s:s}", "op", "proof", "event_id", argv [1]);
-    char err [256];
-    json_t *reply = pa_client_call (client, request, 30000, err, sizeof err);
-    json_decref (request);
-    if (!reply)
-        return s_fail (EXIT_LATER, "%s", err);
-    int code = s_report_error (reply);
-    if (code == EXIT_DONE) {
-        if (as_json) {
-            char *text = json_dumps (reply, JSON_COMPACT);
-            printf ("%s\n", text);
-            free (text);
-        }
+    int code;
+    json_t *reply = s_call (client, request, 30000, EXIT_LATER, &code);
+    if (reply) {
+        if (as_json)
+            s_print_json (reply);
         else {
             json_t *entry = json_object_get (reply, "entry");
             printf ("event %s is entry %lld of the sharing log, included in the checkpoint of "
@@ -465,13 +457,9 @@ s_outcome (pa_client_t *client, int argc, char **argv)
         return argc >= 2 && streq (argv [1], "--help")? EXIT_DONE: EXIT_USAGE;
     }
     json_t *request = json_pack ("{s:s, s:s}", "op", "outcome", "event_id", argv [1]);
-    char err [256];
-    json_t *reply = pa_client_call (client, request, 5000, err, sizeof err);
-    json_decref (request);
-    if (!reply)
-        return s_fail (EXIT_UNREACHABLE, "%s", err);
-    int code = s_report_error (reply);
-    if (code == EXIT_DONE)
+    int code;
+    json_t *reply = s_call (client, request, 5000, EXIT_UNREACHABLE, &code);
+    if (reply)
         code = s_print_outcome (reply, as_json);
     json_decref (reply);
     return code;
@@ -571,21 +559,12 @@ s_consent (pa_client_t **client_p, const char *config, const char *socket, int a
         json_decref (request);
         return code;
     }
-    char err [256];
-    json_t *reply = pa_client_call (*client_p, request, 30000, err, sizeof err);
-    json_decref (request);
+    json_t *reply = s_call (*client_p, request, 30000, EXIT_LATER, &code);
     if (!reply)
-        return s_fail (EXIT_LATER, "%s", err);
-    if ((code = s_report_error (reply)) != EXIT_DONE) {
-        json_decref (reply);
         return code;
-    }
     bool accepted = json_is_true (json_object_get (reply, "accepted"));
-    if (as_json) {
-        char *text = json_dumps (reply, JSON_COMPACT);
-        printf ("%s\n", text);
-        free (text);
-    }
+    if (as_json)
+        s_print_json (reply);
     else
         printf ("consent %s on case %s %s%s%s\n", consent_id, case_ref,
                 accepted? (give? "registered": "withdrawn"): "refused: ",
@@ -690,24 +669,15 @@ s_inbox (pa_client_t *client, int argc, char **argv)
     do {
         json_t *request = json_pack ("{s:s, s:I, s:I}", "op", "inbox", "after", (json_int_t) after,
                                      "wait_ms", (json_int_t) (follow? 25000: 0));
-        char err [256];
-        json_t *reply = pa_client_call (client, request, 30000, err, sizeof err);
-        json_decref (request);
+        int code;
+        json_t *reply = s_call (client, request, 30000, EXIT_LATER, &code);
         if (!reply)
-            return s_fail (EXIT_LATER, "%s", err);
-        int code = s_report_error (reply);
-        if (code != EXIT_DONE) {
-            json_decref (reply);
             return code;
-        }
         size_t index;
         json_t *event;
         json_array_foreach (json_object_get (reply, "events"), index, event) {
-            if (as_json) {
-                char *text = json_dumps (event, JSON_COMPACT);
-                printf ("%s\n", text);
-                free (text);
-            }
+            if (as_json)
+                s_print_json (event);
             else
                 s_print_event (event);
             after = json_integer_value (json_object_get (event, "seq"));
@@ -735,11 +705,8 @@ s_status (pa_client_t *client, int argc, char **argv)
     if (!reply)
         return s_fail (EXIT_UNREACHABLE, "%s", err);
     bool connected = json_is_true (json_object_get (reply, "connected"));
-    if (as_json) {
-        char *text = json_dumps (reply, JSON_COMPACT);
-        printf ("%s\n", text);
-        free (text);
-    }
+    if (as_json)
+        s_print_json (reply);
     else {
         json_t *counts = json_object_get (reply, "counts");
         printf ("agency %s\nbroker %s: %s\ndirectory %lld agencies\nsequence %lld\n"
