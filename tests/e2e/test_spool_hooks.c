@@ -242,8 +242,11 @@ START_TEST (inbox_folder_survives_restarts_without_loss_or_duplicates)
         snprintf (payload, sizeof payload, "\"payload\": \"RESTART-%d\"", i);
         ck_assert_msg (s_occurrences (all, payload) == 1, "%s not exactly once: %s", payload, all);
     }
+    //  Never written twice. (A kill can fall between a file's rename and its
+    //  log line, so a file may be there with no line for it: at most 4.)
     char *log = pe_net_log (net, "pp-paris");
-    ck_assert_msg (s_occurrences (log, "spool: inbox 0") == 4, "files written: %s", log);
+    int written = s_occurrences (log, "spool: inbox 0");
+    ck_assert_msg (written >= 3 && written <= 4, "files written: %s", log);
     free (log);
     char *cursor = s_wait_file (net, "pp-in/.cursor", 1000);
     ck_assert_msg (cursor && strcmp (cursor, "4\n") == 0, "cursor: %s", cursor);
