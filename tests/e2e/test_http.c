@@ -360,7 +360,9 @@ START_TEST (publish_through_one_api_and_receive_through_the_other)
     usleep (500000);
     start = s_now_ms ();
     ck_assert_int_eq (pe_net_stop_agent (api.net, "pp-paris"), 0);
-    ck_assert_msg (s_now_ms () - start < 3000, "stopping took %ld ms", s_now_ms () - start);
+    //  The caller's poll asks for 60 s: stopping must not wait for it (the
+    //  bound is loose so a loaded machine does not make it flaky)
+    ck_assert_msg (s_now_ms () - start < 15000, "stopping took %ld ms", s_now_ms () - start);
     kill (poller, SIGKILL);
     waitpid (poller, NULL, 0);
     s_destroy (&api);
