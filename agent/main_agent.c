@@ -6,7 +6,6 @@
  *  clients of its control socket), and waits for signals (pl_daemon):
  *  SIGINT/SIGTERM stop cleanly.  */
 #include <stdio.h>
-#include <unistd.h>
 #include <czmq.h>
 #include "pa_agent.h"
 #include "pa_config.h"
@@ -16,37 +15,21 @@
 #include "pl_daemon.h"
 #include "pl_log.h"
 
-static void
-s_usage (FILE *out)
-{
-    fprintf (out,
-        "usage: passerelle-agent -c agent.cfg [-v]\n"
-        "  -c FILE   agent configuration (ZPL; see README)\n"
-        "  -v        verbose: log debugging detail\n"
-        "signals: SIGTERM/SIGINT stop\n");
-}
+static const char *s_usage =
+    "usage: passerelle-agent -c agent.cfg [-v]\n"
+    "  -c FILE   agent configuration (ZPL; see README)\n"
+    "  -v        verbose: log debugging detail\n"
+    "signals: SIGTERM/SIGINT stop\n";
 
 int
 main (int argc, char **argv)
 {
-    const char *config_path = NULL;
-    int verbose = 0, opt;
+    const char *config_path;
+    int verbose;
     pl_log_init ("passerelle-agent");
-    while ((opt = getopt (argc, argv, "c:vh")) != -1) {
-        if (opt == 'c')
-            config_path = optarg;
-        else
-        if (opt == 'v')
-            verbose = 1;
-        else {
-            s_usage (opt == 'h'? stdout: stderr);
-            return opt == 'h'? 0: 1;
-        }
-    }
-    if (!config_path || optind != argc) {
-        s_usage (stderr);
-        return 1;
-    }
+    int done = pl_daemon_parse_args (argc, argv, s_usage, &config_path, &verbose);
+    if (done >= 0)
+        return done;
     pa_config_t config;
     char err [1024];
     if (pa_config_load (config_path, &config, err, sizeof err) != 0)

@@ -398,21 +398,35 @@ s_directory (pa_client_t *client, int argc, char **argv)
 //  --------------------------------------------------------------------------
 //  proof: that an event of ours is in the broker's sharing log
 
+//  "COMMAND EVENT-ID [--json]": 0 when the arguments are right (with
+//  *as_json), else prints help and returns the exit code.
+static int
+s_event_id_args (int argc, char **argv, const char *help, bool *as_json, int *code)
+{
+    *as_json = argc > 2 && streq (argv [2], "--json");
+    if (argc < 2 || streq (argv [1], "--help") || argc > 3 || (argc == 3 && !*as_json)) {
+        fputs (help, stdout);
+        *code = argc >= 2 && streq (argv [1], "--help")? EXIT_DONE: EXIT_USAGE;
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_proof (pa_client_t *client, int argc, char **argv)
 {
-    bool as_json = argc > 2 && streq (argv [2], "--json");
-    if (argc < 2 || streq (argv [1], "--help") || argc > 3 || (argc == 3 && !as_json)) {
-        printf ("usage: passerelle proof EVENT-ID [--json]\n"
-                "  Asks the broker to prove that an event this agency published (and the\n"
-                "  broker accepted) is in its sharing log, and checks the proof here: the\n"
-                "  broker-signed checkpoint must extend the one this agent verified before,\n"
-                "  and the entry must be included in it (RFC 6962).\n"
-                "exit: 0 proven, 3 no proof or the proof does not hold, 4 not connected\n");
-        return argc >= 2 && streq (argv [1], "--help")? EXIT_DONE: EXIT_USAGE;
-    }
-    json_t *request = json_pack ("{s:s, s:s}", "op", "proof", "event_id", argv [1]);
+    bool as_json;
     int code;
+    if (s_event_id_args (argc, argv,
+            "usage: passerelle proof EVENT-ID [--json]\n"
+            "  Asks the broker to prove that an event this agency published (and the\n"
+            "  broker accepted) is in its sharing log, and checks the proof here: the\n"
+            "  broker-signed checkpoint must extend the one this agent verified before,\n"
+            "  and the entry must be included in it (RFC 6962).\n"
+            "exit: 0 proven, 3 no proof or the proof does not hold, 4 not connected\n",
+            &as_json, &code) != 0)
+        return code;
+    json_t *request = json_pack ("{s:s, s:s}", "op", "proof", "event_id", argv [1]);
     json_t *reply = s_call (client, request, 30000, EXIT_LATER, &code);
     if (reply) {
         if (as_json)
@@ -448,16 +462,16 @@ s_proof (pa_client_t *client, int argc, char **argv)
 static int
 s_outcome (pa_client_t *client, int argc, char **argv)
 {
-    bool as_json = argc > 2 && streq (argv [2], "--json");
-    if (argc < 2 || streq (argv [1], "--help") || argc > 3 || (argc == 3 && !as_json)) {
-        printf ("usage: passerelle outcome EVENT-ID [--json]\n"
-                "  What the broker answered for an event this agency published, or that it\n"
-                "  is still in the outbox waiting for the broker (kept across restarts).\n"
-                "exit: 0 accepted, 3 refused, 6 still queued\n");
-        return argc >= 2 && streq (argv [1], "--help")? EXIT_DONE: EXIT_USAGE;
-    }
-    json_t *request = json_pack ("{s:s, s:s}", "op", "outcome", "event_id", argv [1]);
+    bool as_json;
     int code;
+    if (s_event_id_args (argc, argv,
+            "usage: passerelle outcome EVENT-ID [--json]\n"
+            "  What the broker answered for an event this agency published, or that it\n"
+            "  is still in the outbox waiting for the broker (kept across restarts).\n"
+            "exit: 0 accepted, 3 refused, 6 still queued\n",
+            &as_json, &code) != 0)
+        return code;
+    json_t *request = json_pack ("{s:s, s:s}", "op", "outcome", "event_id", argv [1]);
     json_t *reply = s_call (client, request, 5000, EXIT_UNREACHABLE, &code);
     if (reply)
         code = s_print_outcome (reply, as_json);
@@ -767,7 +781,11 @@ main (int argc, char **argv)
         return s_keygen (sub_argc, sub_argv);
     pa_client_t *client = NULL;
     int code;
-    bool wants_help = sub_argc > 1 && streq (sub_argv [1], "--help");
+    //  Help, or a command missing its argument, needs no agent: answer with
+    //  usage rather than "no agent control socket"
+    bool wants_help = (sub_argc > 1 && streq (sub_argv [1], "--help"))
+                   || (sub_argc < 2 && (streq (command, "proof") || streq (command, "outcome")
+                                        || streq (command, "ack")));
     if (streq (command, "publish"))
         code = s_publish (&client, config, socket, sub_argc, sub_argv);
     else

@@ -7,22 +7,17 @@
  *  SIGINT/SIGTERM stop cleanly.  */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <czmq.h>
 #include "pb_config.h"
 #include "pb_server.h"
 #include "pl_daemon.h"
 #include "pl_log.h"
 
-static void
-s_usage (FILE *out)
-{
-    fprintf (out,
-        "usage: passerelle-broker -c broker.cfg [-v]\n"
-        "  -c FILE   broker configuration (ZPL; see README)\n"
-        "  -v        verbose: also log receipts and debugging detail\n"
-        "signals: SIGHUP reloads the directory, SIGTERM/SIGINT stop\n");
-}
+static const char *s_usage =
+    "usage: passerelle-broker -c broker.cfg [-v]\n"
+    "  -c FILE   broker configuration (ZPL; see README)\n"
+    "  -v        verbose: also log receipts and debugging detail\n"
+    "signals: SIGHUP reloads the policy and the directory, SIGTERM/SIGINT stop\n";
 
 //  SIGHUP: the server re-reads the policy and the directory
 static void
@@ -42,24 +37,12 @@ s_reload (void *server)
 int
 main (int argc, char **argv)
 {
-    const char *config_path = NULL;
-    int verbose = 0, opt;
+    const char *config_path;
+    int verbose;
     pl_log_init ("passerelle-broker");
-    while ((opt = getopt (argc, argv, "c:vh")) != -1) {
-        if (opt == 'c')
-            config_path = optarg;
-        else
-        if (opt == 'v')
-            verbose = 1;
-        else {
-            s_usage (opt == 'h'? stdout: stderr);
-            return opt == 'h'? 0: 1;
-        }
-    }
-    if (!config_path || optind != argc) {
-        s_usage (stderr);
-        return 1;
-    }
+    int done = pl_daemon_parse_args (argc, argv, s_usage, &config_path, &verbose);
+    if (done >= 0)
+        return done;
     pb_config_t config;
     char err [1024];
     if (pb_config_load (config_path, &config, err, sizeof err) != 0)

@@ -1,9 +1,36 @@
 /*  pl_daemon: signals and actor start-up for the daemons (see pl_daemon.h).  */
 #include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
 #include "pl_daemon.h"
 #include "pl_log.h"
 
 static sigset_t s_signals;
+
+int
+pl_daemon_parse_args (int argc, char **argv, const char *usage, const char **config_path,
+                      int *verbose)
+{
+    int opt;
+    *config_path = NULL;
+    *verbose = 0;
+    while ((opt = getopt (argc, argv, "c:vh")) != -1) {
+        if (opt == 'c')
+            *config_path = optarg;
+        else
+        if (opt == 'v')
+            *verbose = 1;
+        else {
+            fputs (usage, opt == 'h'? stdout: stderr);
+            return opt == 'h'? 0: 1;
+        }
+    }
+    if (!*config_path || optind != argc) {
+        fputs (usage, stderr);
+        return 1;
+    }
+    return -1;
+}
 
 void
 pl_daemon_prepare (void)

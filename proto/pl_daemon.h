@@ -10,6 +10,12 @@
 
 #include <czmq.h>
 
+/*  Parse "-c FILE [-v]" (and -h). Returns -1 to go on, with *config_path and
+ *  *verbose set; otherwise the exit code, after printing usage (to stdout
+ *  for -h, to stderr for a mistake).  */
+int pl_daemon_parse_args (int argc, char **argv, const char *usage,
+                          const char **config_path, int *verbose);
+
 /*  Block SIGINT, SIGTERM and SIGHUP here and in every later thread; start
  *  CZMQ without its own signal handling.  */
 void pl_daemon_prepare (void);

@@ -304,6 +304,11 @@ START_TEST (bad_files_and_bad_requests_get_clear_errors)
     r = pe_net_cli (net, "police-paris", NULL, "publish", "--type", "referral", NULL);
     ck_assert_int_eq (r.status, 1);
     pe_result_free (&r);
+    //  A command missing its argument gets its usage, agent or no agent
+    r = pe_net_cli (net, "pp-paris", NULL, "proof", NULL);
+    ck_assert_int_eq (r.status, 1);
+    ck_assert_ptr_nonnull (strstr (r.out, "usage: passerelle proof EVENT-ID"));
+    pe_result_free (&r);
     //  No agent behind a configuration: exit 2 and where it looked
     char bin [1100];
     snprintf (bin, sizeof bin, "%s/passerelle", getenv ("PASSERELLE_BIN")? getenv ("PASSERELLE_BIN"): "build/bin");
