@@ -16,6 +16,7 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
     config->map_size = (size_t) 1 << 30;
     config->checkpoint_interval_ms = 10000;
     config->gap_grace_ms = 60000;
+    config->verify_threads = -1;
 
     pl_zpl_t *zpl = pl_zpl_load (path, err, err_size);
     if (!zpl)
@@ -25,7 +26,7 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
     static const char *top [] = { "broker", NULL };
     static const char *allowed [] = { "key", "endpoint", "directory", "state", "policy",
                                       "max-message", "map-size", "checkpoint-interval", "gap-grace", "origin",
-                                      "verbose", NULL };
+                                      "verify-threads", "verbose", NULL };
     zconfig_t *broker = zconfig_locate (root, "broker");
     if (pl_zpl_check_names (zpl, root, top, err, err_size) != 0)
         goto done;
@@ -100,6 +101,17 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
             goto done;
         }
         snprintf (config->origin, sizeof config->origin, "%s", value);
+    }
+    if ((node = zconfig_locate (broker, "verify-threads"))) {
+        const char *value = zconfig_value (node);
+        char *end;
+        unsigned long threads = strtoul (value, &end, 10);
+        if (strcmp (value, "auto") != 0 && (!*value || *end || threads > 8)) {
+            pl_zpl_error (zpl, node, err, err_size, "verify-threads: expected auto or a number "
+                          "from 0 to 8");
+            goto done;
+        }
+        config->verify_threads = strcmp (value, "auto") == 0? -1: (int) threads;
     }
     if ((node = zconfig_locate (broker, "verbose"))) {
         const char *value = zconfig_value (node);

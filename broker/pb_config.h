@@ -11,6 +11,7 @@
  *          checkpoint-interval = 10s      how often the log gets a signed checkpoint
  *          gap-grace = 60s                how long missing sequence numbers may arrive late
  *          origin = passerelle.example    the log's name in checkpoints
+ *          verify-threads = auto          signature checkers beside the server thread
  *          verbose = 0                    1: log every delivery and receipt
  *
  *  Relative paths are relative to the configuration file's folder, so a
@@ -32,6 +33,7 @@ typedef struct {
     uint64_t checkpoint_interval_ms;
     uint64_t gap_grace_ms;          /* a gap in a publisher's numbers is reported after this */
     char origin [96];               /* the log's name in checkpoints; default: broker id */
+    int verify_threads;             /* helpers for signature checks; -1: one per extra core */
     int verbose;
 } pb_config_t;
 

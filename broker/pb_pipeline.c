@@ -5,6 +5,7 @@
  *  headroom that keeps receipts and expiry working, so they go to the text
  *  log only.  */
 #include "pb_pipeline.h"
+#include "pb_intake.h"
 #include "pb_journal.h"
 #include "pl_log.h"
 #include "pl_wire.h"
@@ -292,29 +293,30 @@ s_note_sequence (pb_broker_t *self, pl_envelope_t *envelope, const pl_agency_t *
 }
 
 void
-pb_pipeline_publish (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t *peer,
-                     Passerelle__Publish *publish)
+pb_pipeline_publish (pb_broker_t *self, pb_inbound_t *in)
 {
+    zframe_t *routing_id = in->routing_id;
+    const pl_agency_t *peer = in->peer;
+    pl_envelope_t *envelope = in->envelope;
     char why [256] = "";
-    pl_err_t err;
-    pl_envelope_t *envelope = pl_envelope_from_wire (publish->envelope, &err, why, sizeof why);
     if (!envelope) {
-        s_refuse (self, routing_id, peer, NULL, s_status_of (err), why, NULL, 0);
+        s_refuse (self, routing_id, peer, NULL, s_status_of (in->envelope_err), in->why, NULL, 0);
         return;
     }
     const Passerelle__EventHeader *header = pl_envelope_header (envelope);
     uint64_t now = pl_now_ms ();
     uint64_t skew = pol_policy_clock_skew_ms (pb_sharing_policy (self->sharing));
     int seen;
-    if (strcmp (header->publisher, peer->id) != 0) {
+    if (in->wrong_publisher) {
         snprintf (why, sizeof why, "authenticated as %s, cannot publish as %.64s",
                   peer->id, header->publisher);
         s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_PUBLISHER_MISMATCH,
                   why, NULL, 0);
     }
     else
-    if ((err = pl_envelope_verify (envelope, peer->public_key)) != PL_OK)
-        s_refuse (self, routing_id, peer, envelope, s_status_of (err), pl_err_str (err), NULL, 0);
+    if (in->envelope_err != PL_OK)     //  signature and payload hash, checked by the pool
+        s_refuse (self, routing_id, peer, envelope, s_status_of (in->envelope_err),
+                  pl_err_str (in->envelope_err), NULL, 0);
     else
     if ((seen = pb_batch_event_seen (self->batch, header->event_id.data, header->event_id.len)) != 0)
         s_refuse (self, routing_id, peer, envelope, seen == 1? PASSERELLE__STATUS__STATUS_DUPLICATE:
@@ -343,9 +345,9 @@ pb_pipeline_publish (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t 
             s_refuse (self, routing_id, peer, envelope, PASSERELLE__STATUS__STATUS_STORE_FULL,
                       "the broker's store is full: try again later", NULL, 0);
         else
-            s_accept (self, routing_id, peer, envelope, publish->envelope, now, warning);
+            s_accept (self, routing_id, peer, envelope, in->request->publish->envelope, now,
+                      warning);
     }
-    pl_envelope_destroy (&envelope);
 }
 
 //  The case an event is about, from its publish entry (via the event
@@ -370,10 +372,13 @@ s_case_of (pb_broker_t *self, const uint8_t *event_id, char *case_ref, size_t si
 }
 
 void
-pb_pipeline_receipt (pb_broker_t *self, const pl_agency_t *peer, Passerelle__Receipt *receipt)
+pb_pipeline_receipt (pb_broker_t *self, pb_inbound_t *in)
 {
+    const pl_agency_t *peer = in->peer;
+    Passerelle__Receipt *receipt = in->request->receipt;
     char hex [PL_EVENT_ID_SIZE * 2 + 1] = "-";
     uint8_t owed [PL_HASH_SIZE];
+    //  Still owed now? (an earlier receipt in this batch may have taken it)
     if (receipt->event_id.len != PL_EVENT_ID_SIZE
     ||  pb_store_queue_find (self->store, peer->id, receipt->event_id.data, PL_EVENT_ID_SIZE,
                              owed) != 0) {
@@ -381,12 +386,15 @@ pb_pipeline_receipt (pb_broker_t *self, const pl_agency_t *peer, Passerelle__Rec
         return;
     }
     pl_event_id_hex (receipt->event_id.data, hex);
-    uint8_t signed_bytes [PL_RECEIPT_BYTES_MAX];
-    size_t size = pl_receipt_bytes (receipt->event_id.data, owed, peer->id,
-                                    receipt->received_at_ms, signed_bytes);
-    if (!receipt->recipient || strcmp (receipt->recipient, peer->id) != 0
-    ||  receipt->signature.len != PL_SIGNATURE_SIZE
-    ||  !pl_signature_verify (peer->public_key, signed_bytes, size, receipt->signature.data)) {
+    //  The pool checked the signature over what was owed when the message
+    //  was read; an item's header hash never changes, but if it was read
+    //  before the item existed, check here
+    if (!in->receipt_checked || memcmp (owed, in->owed_hash, PL_HASH_SIZE) != 0) {
+        in->owed = 0;
+        memcpy (in->owed_hash, owed, PL_HASH_SIZE);
+        pb_intake_check (in, NULL);
+    }
+    if (!in->receipt_valid) {
         log_warn ("receipt for event %s from %s: bad signature, delivery kept", hex, peer->id);
         return;
     }

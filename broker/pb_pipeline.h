@@ -4,8 +4,8 @@
  *  writes the store and the sharing log there, and defers every reply and
  *  delivery until that batch commits:
  *
- *  publish  decode and bound-check -> the CURVE peer is the publisher ->
- *           signature and payload hash -> valid-until and clock skew ->
+ *  publish  (checked by pb_intake: decode and bound-check, the CURVE peer
+ *           is the publisher, signature and payload hash) -> valid-until and clock skew ->
  *           replay (event id) -> store has room -> a decision per candidate
  *           recipient -> admit (event id, routing) -> consent registry ->
  *           log entry with every decision -> queue for each allowed
@@ -20,11 +20,13 @@
 #define PB_PIPELINE_H_INCLUDED
 
 #include "pb_broker.h"
+#include "pb_intake.h"
 
-void pb_pipeline_publish (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t *peer,
-                          Passerelle__Publish *publish);
+/*  in: a publish or a receipt read and checked by pb_intake (the
+ *  signatures were verified on the verifier pool; the batch acts on it).  */
+void pb_pipeline_publish (pb_broker_t *self, pb_inbound_t *in);
 
-void pb_pipeline_receipt (pb_broker_t *self, const pl_agency_t *peer, Passerelle__Receipt *receipt);
+void pb_pipeline_receipt (pb_broker_t *self, pb_inbound_t *in);
 
 /*  An escalation missed its delivery deadline: log it, and tell the
  *  publisher and the policy's fallback roles in the publisher's network.  */

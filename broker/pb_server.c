@@ -19,7 +19,9 @@
 #include "pb_checkpoints.h"
 #include "pb_gate.h"
 #include "pb_journal.h"
+#include "pb_intake.h"
 #include "pb_pipeline.h"
+#include "pb_verifier.h"
 #include "pl_checkpoint.h"
 #include "pl_envelope.h"
 #include "pl_daemon.h"
@@ -29,6 +31,7 @@
 
 #define CLIENT_TIMEOUT_MS   10000   //  forget a peer silent this long
 #define GROUP_MAX           512     //  messages handled in one batch at most
+#define GROUP_ROUNDS        16      //  batches in a row before timers get a turn
 
 typedef enum { DEFER_REPLY, DEFER_DELIVERY, DEFER_REPLAY, DEFER_PROOF } defer_kind_t;
 
@@ -42,12 +45,19 @@ typedef struct {
 } deferred_t;
 
 typedef struct {
+    pb_inbound_t items [GROUP_MAX];
+    size_t count;
+} group_t;
+
+typedef struct {
     pb_broker_t broker;             //  first: the pipeline sees only this
     zsock_t *pipe;
     zloop_t *loop;
     zcert_t *cert;
     pb_gate_t *gate;
     zsock_t *router;
+    pb_verifier_t *verifier;        //  signature checks on the other cores
+    group_t *groups [2];            //  the group being committed, the next being checked
 } server_t;
 
 //  --------------------------------------------------------------------------
@@ -308,18 +318,13 @@ static void s_handle_proof_request (server_t *self, zframe_t *routing_id, const 
                                     Passerelle__ProofRequest *request);
 
 static void
-s_handle_message (server_t *self, zmsg_t *msg)
+s_handle_message (server_t *self, pb_inbound_t *in)
 {
     pb_broker_t *broker = &self->broker;
-    zframe_t *routing_id = zmsg_pop (msg);
-    zframe_t *body = zmsg_pop (msg);
-    const char *user_id = body? zframe_meta (body, "User-Id"): NULL;
-    const pl_agency_t *peer = pl_directory_lookup_curve (broker->directory, user_id);
-    char why [256];
-    Passerelle__Status status;
-    Passerelle__Message *request = NULL;
+    zframe_t *routing_id = in->routing_id;
+    const pl_agency_t *peer = in->peer;
 
-    if (!routing_id || !body || zmsg_size (msg) != 0) {
+    if (!in->one_frame) {
         log_warn ("malformed message from %s: expected exactly one frame",
                   peer? peer->id: "unknown peer");
         if (routing_id)
@@ -334,12 +339,13 @@ s_handle_message (server_t *self, zmsg_t *msg)
                       "your key is not in the broker's directory");
     }
     else
-    if (!(request = pl_wire_unpack (body, broker->config->max_message, &status, why, sizeof why))) {
-        log_warn ("refuse message from %s: %s: %s", peer->id, pl_status_name (status), why);
+    if (!in->request) {
+        log_warn ("refuse message from %s: %s: %s", peer->id, pl_status_name (in->status), in->why);
         broker->counts.refused++;
-        s_send_error (self, routing_id, status, why);
+        s_send_error (self, routing_id, in->status, in->why);
     }
     else {
+        Passerelle__Message *request = in->request;
         char *key = zframe_strhex (routing_id);
         pb_client_t *client = zhashx_lookup (broker->clients, key);
         free (key);
@@ -350,10 +356,10 @@ s_handle_message (server_t *self, zmsg_t *msg)
                 s_handle_hello (self, routing_id, peer, request->hello);
                 break;
             case PASSERELLE__MESSAGE__BODY_PUBLISH:
-                pb_pipeline_publish (broker, routing_id, peer, request->publish);
+                pb_pipeline_publish (broker, in);
                 break;
             case PASSERELLE__MESSAGE__BODY_RECEIPT:
-                pb_pipeline_receipt (broker, peer, request->receipt);
+                pb_pipeline_receipt (broker, in);
                 break;
             case PASSERELLE__MESSAGE__BODY_PROOF_REQUEST: {
                 //  Answered after the batch commits: the proof may need a
@@ -363,7 +369,7 @@ s_handle_message (server_t *self, zmsg_t *msg)
                     item->kind = DEFER_PROOF;
                     item->routing_id = zframe_dup (routing_id);
                     snprintf (item->agency, sizeof item->agency, "%s", peer->id);
-                    item->body = zframe_dup (body);
+                    item->body = zframe_dup (in->body);
                     zlistx_add_end (broker->deferred, item);
                 }
                 break;
@@ -383,10 +389,7 @@ s_handle_message (server_t *self, zmsg_t *msg)
                 s_send_error (self, routing_id, PASSERELLE__STATUS__STATUS_MALFORMED,
                               "agents may send hello, publish, receipt, proof_request or ping");
         }
-        passerelle__message__free_unpacked (request, NULL);
     }
-    zframe_destroy (&routing_id);
-    zframe_destroy (&body);
 }
 
 //  --------------------------------------------------------------------------
@@ -483,31 +486,67 @@ s_commit (server_t *self)
     }
 }
 
+//  One group of messages, already checked by the pool: one batch, one
+//  commit, then what it produced is sent.
+static void
+s_handle_group (server_t *self, group_t *group)
+{
+    s_begin (self);
+    for (size_t i = 0; i < group->count; i++) {
+        pb_inbound_t *in = &group->items [i];
+        if (self->broker.batch)
+            s_handle_message (self, in);
+        else
+        if (in->routing_id)
+            s_send_error (self, in->routing_id, PASSERELLE__STATUS__STATUS_INTERNAL,
+                          "the broker's store is unavailable");
+        pb_inbound_clear (in);
+    }
+    group->count = 0;
+    s_commit (self);
+}
+
+//  Read what waits on the router into group, after what it already holds,
+//  and start the pool on the new items. Returns how many were read.
+static size_t
+s_take_waiting (server_t *self, group_t *group, bool first_is_ready)
+{
+    size_t from = group->count;
+    size_t read = pb_intake_read (&self->broker, self->router, group->items + from,
+                                  GROUP_MAX - from, first_is_ready);
+    group->count += read;
+    if (read)
+        pb_verifier_start (self->verifier, group->items + from, sizeof (pb_inbound_t), read,
+                           pb_intake_check, NULL);
+    return read;
+}
+
+//  Everything already waiting shares a batch and its fsync. While one
+//  group is handled and committed, the pool checks the signatures of what
+//  arrived meanwhile (the next group, topped up after the commit so that
+//  it still holds everything that waits): signatures on the other cores,
+//  the store on this one. Bounded in rounds so that timers and signals get
+//  their turn under a steady stream; no group is left pending on return.
 static int
 s_handle_router (zloop_t *loop, zsock_t *router, void *arg)
 {
     (void) loop;
+    (void) router;
     server_t *self = arg;
-    s_begin (self);
-    //  Everything that is already waiting shares this batch and its fsync
-    for (int n = 0; n < GROUP_MAX; n++) {
-        if (n > 0 && !(zsock_events (router) & ZMQ_POLLIN))
-            break;
-        zmsg_t *msg = zmsg_recv (router);
-        if (!msg)
-            break;
-        if (self->broker.batch)
-            s_handle_message (self, msg);
-        else {
-            zframe_t *routing_id = zmsg_pop (msg);
-            if (routing_id)
-                s_send_error (self, routing_id, PASSERELLE__STATUS__STATUS_INTERNAL,
-                              "the broker's store is unavailable");
-            zframe_destroy (&routing_id);
-        }
-        zmsg_destroy (&msg);
+    group_t *current = self->groups [0], *next = self->groups [1];
+    s_take_waiting (self, current, true);
+    for (int round = 1; current->count > 0; round++) {
+        pb_verifier_finish (self->verifier);
+        if (round < GROUP_ROUNDS)
+            s_take_waiting (self, next, false);
+        s_handle_group (self, current);
+        if (round < GROUP_ROUNDS)
+            s_take_waiting (self, next, false);
+        group_t *handled = current;
+        current = next;
+        next = handled;
     }
-    s_commit (self);
+    pb_verifier_finish (self->verifier);
     return 0;
 }
 
@@ -748,6 +787,9 @@ s_server_destroy (server_t *self)
     pb_broker_t *broker = &self->broker;
     if (broker->batch)
         pb_batch_abort (&broker->batch);
+    pb_verifier_destroy (&self->verifier);
+    for (int i = 0; i < 2; i++)
+        free (self->groups [i]);
     zsock_destroy (&self->router);
     pb_gate_destroy (&self->gate);
     zhashx_destroy (&broker->clients);
@@ -798,7 +840,12 @@ s_server_start (server_t *self)
     broker->clients = zhashx_new ();
     broker->deferred = zlistx_new ();
     self->loop = zloop_new ();
-    if (!self->cert || !broker->clients || !broker->deferred || !self->loop)
+    self->verifier = pb_verifier_new (config->verify_threads < 0? pb_verifier_default_threads ():
+                                      (size_t) config->verify_threads);
+    self->groups [0] = calloc (1, sizeof (group_t));
+    self->groups [1] = calloc (1, sizeof (group_t));
+    if (!self->cert || !broker->clients || !broker->deferred || !self->loop || !self->verifier
+    ||  !self->groups [0] || !self->groups [1])
         return -1;
     zhashx_set_destructor (broker->clients, s_client_destroy);
     zlistx_set_destructor (broker->deferred, s_deferred_destroy);
@@ -818,9 +865,10 @@ s_server_start (server_t *self)
     s_log_note (self, "policy_load", detail);
     pl_curve_to_z85 (pl_keys_curve_public (broker->keys), z85);
     log_info ("listening on %s as %s (CURVE key %s); %s; log %s at %llu entries, %llu deliveries "
-              "queued", config->endpoint, pl_keys_id (broker->keys), z85, detail, broker->origin,
-              (unsigned long long) pb_store_log_size (broker->store),
-              (unsigned long long) pb_store_queue_total (broker->store));
+              "queued; %zu signature checker threads", config->endpoint, pl_keys_id (broker->keys),
+              z85, detail, broker->origin, (unsigned long long) pb_store_log_size (broker->store),
+              (unsigned long long) pb_store_queue_total (broker->store),
+              pb_verifier_threads (self->verifier));
     return 0;
 }
 

@@ -681,6 +681,15 @@ main (void)
     printf ("latency: %d events paced at %.0f /s offered (%.1f s)\n", N_LATENCY, offered,
             (double) (bb_now_ns () - start) / 1e9);
     s_cpu_report (&env, &cpu, start, N_LATENCY, "latency run");
+    //  For a look at the tail: when each slow event was sent
+    const char *dump = getenv ("PASSERELLE_BENCH_LATENCY_DUMP");
+    FILE *file = dump? fopen (dump, "w"): NULL;
+    for (size_t i = latency_from; file && i < at; i++)
+        fprintf (file, "%.3f %.3f %.3f\n", (double) (s_sent_ns [i] - s_sent_ns [latency_from]) / 1e6,
+                 (double) (s_acked_ns [i] - s_sent_ns [i]) / 1e6,
+                 (double) (s_delivered_ns [i] - s_sent_ns [i]) / 1e6);
+    if (file)
+        fclose (file);
 
     //  4. The broker's memory after all that (rss [2].hwm_kb: the peak)
     if (bb_broker_rss (&env, &rss [2]) != 0)

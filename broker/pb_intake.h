@@ -1,0 +1,47 @@
+/*  pb_intake: reading a group of messages off the ROUTER and checking them
+ *  before the batch.
+ *
+ *  The server reads whatever waits (pb_intake_read: one frame per message,
+ *  a peer in the directory, a message that unpacks; for a receipt, the
+ *  header hash still owed), then lets the verifier pool run
+ *  pb_intake_check on each: the publisher's signature and payload hash, or
+ *  the receipt's signature. The batch (pb_pipeline) then acts on what was
+ *  found, in the order the messages arrived, without verifying again.  */
+#ifndef PB_INTAKE_H_INCLUDED
+#define PB_INTAKE_H_INCLUDED
+
+#include "pb_broker.h"
+#include "pl_envelope.h"
+
+typedef struct {
+    zframe_t *routing_id;               //  owned; NULL only if the message had none
+    zframe_t *body;                     //  owned
+    bool one_frame;                     //  exactly [routing id, body]
+    const pl_agency_t *peer;            //  the CURVE peer, NULL when not in the directory
+    Passerelle__Message *request;       //  unpacked, or NULL with status and why
+    Passerelle__Status status;
+    char why [256];
+    //  Publish, after the check
+    pl_envelope_t *envelope;            //  decoded (refers into request), or NULL
+    pl_err_t envelope_err;              //  decode, then publisher or signature: PL_OK when both passed
+    bool wrong_publisher;               //  the header names another agency than the peer
+    //  Receipt
+    int owed;                           //  0 owed (owed_hash set), 1 nothing owed, -1 store error
+    uint8_t owed_hash [PL_HASH_SIZE];
+    bool receipt_checked;               //  the check ran ...
+    bool receipt_valid;                 //  ... and the signature is the recipient's, over owed_hash
+} pb_inbound_t;
+
+/*  Read up to max messages that are waiting on router (the first is known
+ *  to be there when first_is_ready). Returns how many were read.  */
+size_t pb_intake_read (pb_broker_t *broker, zsock_t *router, pb_inbound_t *items, size_t max,
+                       bool first_is_ready);
+
+/*  The verifier pool's work on one pb_inbound_t (arg unused). Touches only
+ *  the item: no store, no broker state.  */
+void pb_intake_check (void *item, void *arg);
+
+/*  Release what an item holds and zero it.  */
+void pb_inbound_clear (pb_inbound_t *item);
+
+#endif
