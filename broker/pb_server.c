@@ -32,6 +32,8 @@
 #define CLIENT_TIMEOUT_MS   10000   //  forget a peer silent this long
 #define GROUP_MAX           512     //  messages handled in one batch at most
 #define GROUP_ROUNDS        16      //  batches in a row before timers get a turn
+#define MAPPED_BUDGET       (24u << 20) //  file-backed resident bytes before the map is trimmed
+#define TRIM_EVERY_MS       20      //  how often that is looked at (a statm read)
 
 typedef enum { DEFER_REPLY, DEFER_DELIVERY, DEFER_REPLAY, DEFER_PROOF } defer_kind_t;
 
@@ -58,6 +60,7 @@ typedef struct {
     zsock_t *router;
     pb_verifier_t *verifier;        //  signature checks on the other cores
     group_t *groups [2];            //  the group being committed, the next being checked
+    int64_t trim_checked_ms;        //  when the map's resident pages were last looked at
 } server_t;
 
 //  --------------------------------------------------------------------------
@@ -407,6 +410,22 @@ s_begin (server_t *self)
 }
 
 //  Commit the open batch, then send what it produced (or refusals).
+//  Keep the broker's RSS about what it holds, not about how large the
+//  store is (pb_store_trim_map says why).
+static void
+s_trim_memory (server_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (now - self->trim_checked_ms < TRIM_EVERY_MS)
+        return;
+    self->trim_checked_ms = now;
+    bool released;
+    size_t resident = pb_store_trim_map (self->broker.store, MAPPED_BUDGET, &released);
+    if (released)
+        log_debug ("store map: %zu KiB of file pages resident, given back to the page cache",
+                   resident / 1024);
+}
+
 static void
 s_commit (server_t *self)
 {
@@ -484,6 +503,7 @@ s_commit (server_t *self)
         }
         zlist_destroy (&waiting);
     }
+    s_trim_memory (self);
 }
 
 //  One group of messages, already checked by the pool: one batch, one

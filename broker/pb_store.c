@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "pb_store_int.h"
 #include "pl_log.h"
 
@@ -635,4 +637,53 @@ pb_store_stats (pb_store_t *self, pb_store_stats_t *stats)
     stats->accepts_publish = pb_store_accepts_publish (self);
     stats->schema = PB_STORE_SCHEMA;
     return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Memory
+
+//  LMDB does not say where its map is (mdb_env_info's address is only
+//  for MDB_FIXEDMAP), so find the mapping that holds a record we read.
+static int
+s_find_map (pb_store_t *self)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn) != 0)
+        return -1;
+    MDB_val k = { strlen (META_SCHEMA), (void *) META_SCHEMA }, v;
+    uintptr_t inside = mdb_get (txn, self->meta, &k, &v) == 0? (uintptr_t) v.mv_data: 0;
+    mdb_txn_abort (txn);
+    FILE *maps = inside? fopen ("/proc/self/maps", "r"): NULL;
+    char line [4352];
+    while (maps && fgets (line, sizeof line, maps)) {
+        unsigned long long start, end;
+        if (sscanf (line, "%llx-%llx", &start, &end) == 2 && inside >= start && inside < end) {
+            self->map_start = (void *) (uintptr_t) start;
+            self->map_length = (size_t) (end - start);
+            break;
+        }
+    }
+    if (maps)
+        fclose (maps);
+    return self->map_start? 0: -1;
+}
+
+size_t
+pb_store_trim_map (pb_store_t *self, size_t budget, bool *released)
+{
+    *released = false;
+    //  statm's third field: resident file-backed (and shared) pages; the
+    //  map is by far the largest part, the rest is shared libraries
+    unsigned long size = 0, resident = 0, shared = 0;
+    FILE *file = fopen ("/proc/self/statm", "r");
+    int fields = file? fscanf (file, "%lu %lu %lu", &size, &resident, &shared): 0;
+    if (file)
+        fclose (file);
+    if (fields != 3)
+        return 0;
+    size_t bytes = (size_t) shared * (size_t) sysconf (_SC_PAGESIZE);
+    if (bytes > budget && (self->map_start || s_find_map (self) == 0)
+    &&  madvise (self->map_start, self->map_length, MADV_DONTNEED) == 0)
+        *released = true;
+    return bytes;
 }

@@ -201,4 +201,14 @@ typedef struct {
 
 int pb_store_stats (pb_store_t *self, pb_store_stats_t *stats);
 
+/*  Give the map's pages back to the kernel if this process has more than
+ *  budget bytes of file-backed pages resident. LMDB reads through a shared
+ *  map of the store file, so every page the broker has read stays in its
+ *  RSS, though it is page cache the kernel may reclaim at any time; left
+ *  alone, RSS grows with the store, not with what the broker holds. The
+ *  pages stay in the page cache and come back on the next read (a minor
+ *  fault), so nothing is lost and any transaction may be open. Returns the
+ *  bytes resident before (0 if /proc cannot be read), and sets *released.  */
+size_t pb_store_trim_map (pb_store_t *self, size_t budget, bool *released);
+
 #endif

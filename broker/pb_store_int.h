@@ -25,6 +25,8 @@ struct _pb_store_t {
     MDB_dbi meta, log, merkle, events, case_idx, agency_idx,
             queue, queue_ev, queue_due, consents, cases, seq, checkpoints;
     pl_merkle_t *tree;
+    void *map_start;                //  LMDB's map of the file, once found (pb_store_trim_map)
+    size_t map_length;
     uint64_t committed_size;        //  log size as of the last commit
     MDB_txn *txn;                   //  the txn Merkle node reads/writes use now
     uint64_t merkle_reads;

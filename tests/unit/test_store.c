@@ -542,6 +542,56 @@ END_TEST
 //  --------------------------------------------------------------------------
 //  kill -9 while appending
 
+//  RssFile of this process, in KiB
+static long
+s_rss_file_kb (void)
+{
+    char line [256];
+    long kb = -1;
+    FILE *file = fopen ("/proc/self/status", "r");
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, "RssFile:", 8) == 0)
+            kb = atol (line + 8);
+    if (file)
+        fclose (file);
+    return kb;
+}
+
+//  Reading the log maps its pages into the process; trimming gives them
+//  back (below budget it leaves them), and the log reads the same after.
+START_TEST (trim_map_gives_pages_back)
+{
+    pb_store_t *store = s_open (256u << 20);
+    for (uint64_t from = 0; from < 100000; from += 10000)
+        s_append (store, from, from + 10000, 100);
+    uint8_t root [H];
+    uint64_t size;
+    bool released = true;
+    pb_store_trim_map (store, (size_t) 1 << 40, &released);
+    ck_assert (!released);              //  under budget: nothing done
+    //  Read every entry through the map
+    size_t total = 0;
+    for (uint64_t i = 0; i < 100000; i++) {
+        uint8_t *entry;
+        size_t length;
+        ck_assert_int_eq (pb_store_log_entry (store, i, &entry, &length), 0);
+        total += length;
+        free (entry);
+    }
+    ck_assert_uint_gt (total, 100000 * 100);
+    long before = s_rss_file_kb ();
+    size_t resident = pb_store_trim_map (store, 0, &released);
+    long after = s_rss_file_kb ();
+    ck_assert (released);
+    ck_assert_uint_ge (resident, (size_t) before * 1024 / 2);
+    //  The entries alone are ~20 MB: most of them were resident, now gone
+    ck_assert_msg (before - after > 10 * 1024, "RssFile %ld kB -> %ld kB", before, after);
+    s_check_root (store, 100000, 100);
+    ck_assert_int_eq (pb_store_log_root (store, &size, root), 0);
+    pb_store_destroy (&store);
+}
+END_TEST
+
 START_TEST (crash_keeps_committed_batches)
 {
     srand ((unsigned) time (NULL) ^ (unsigned) getpid ());
@@ -609,6 +659,7 @@ test_suite (void)
     tcase_add_test (tc, reader_process_while_writing);
     tcase_add_test (tc, second_writer_process_followed);
     tcase_add_test (tc, crash_keeps_committed_batches);
+    tcase_add_test (tc, trim_map_gives_pages_back);
     suite_add_tcase (suite, tc);
     return suite;
 }
