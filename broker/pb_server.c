@@ -409,7 +409,6 @@ s_begin (server_t *self)
     return broker->batch? 0: -1;
 }
 
-//  Commit the open batch, then send what it produced (or refusals).
 //  Keep the broker's RSS about what it holds, not about how large the
 //  store is (pb_store_trim_map says why).
 static void
@@ -426,6 +425,7 @@ s_trim_memory (server_t *self)
                    resident / 1024);
 }
 
+//  Commit the open batch, then send what it produced (or refusals).
 static void
 s_commit (server_t *self)
 {

@@ -156,9 +156,21 @@ pb_batch_case_add (pb_batch_t *self, const char *case_ref, const char *agency)
     size_t alen = clen? pb_store_name_len (self->store, agency, "agency"): 0;
     if (!alen)
         return -1;
-    //  NODUPDATA: an existing member answers MDB_KEYEXIST, which is fine
-    //  and leaves the transaction usable
+    //  Look before writing: LMDB copies the path to a key before it finds
+    //  the pair already there, so a put of an existing member would still
+    //  rewrite pages, and most events are about cases whose members are known
     MDB_val k = { clen, (void *) case_ref }, v = { alen, (void *) agency };
+    MDB_cursor *cursor;
+    rc = mdb_cursor_open (self->txn, self->store->cases, &cursor);
+    if (rc == 0) {
+        MDB_val found_k = k, found_v = v;
+        rc = mdb_cursor_get (cursor, &found_k, &found_v, MDB_GET_BOTH);
+        mdb_cursor_close (cursor);
+    }
+    if (rc == 0)
+        return 0;
+    if (rc != MDB_NOTFOUND)
+        return pb_batch_lmdb_fail (self, rc, "look up case member");
     rc = mdb_put (self->txn, self->store->cases, &k, &v, MDB_NODUPDATA);
     if (rc == MDB_KEYEXIST)
         return 0;
