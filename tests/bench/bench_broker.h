@@ -86,5 +86,8 @@ double bb_verify_baseline (const uint8_t *pk, const uint8_t *msg, size_t size,
                            const uint8_t *sig, int count);
 //  write + fdatasync of 4 KiB in the bench folder: p50 and p99 in us.
 int bb_fsync_baseline (bb_env_t *env, int count, double *p50_us, double *p99_us);
+//  What one durable LMDB commit costs this disk: `pages` 4 KiB pages written
+//  at random places in a 16 MiB file, fdatasync, a meta page, fdatasync.
+int bb_commit_baseline (bb_env_t *env, int count, int pages, double *p50_us, double *p99_us);
 
 #endif

@@ -699,3 +699,45 @@ bb_fsync_baseline (bb_env_t *env, int count, double *p50_us, double *p99_us)
     free (times);
     return rc;
 }
+
+int
+bb_commit_baseline (bb_env_t *env, int count, int pages, double *p50_us, double *p99_us)
+{
+    enum { FILE_PAGES = 4096 };         //  16 MiB, written once so no block is new
+    char path [1100];
+    snprintf (path, sizeof path, "%s/commit.probe", env->dir);
+    int fd = open (path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    double *times = malloc (sizeof (double) * (size_t) count);
+    uint8_t page [4096];
+    memset (page, 0xa5, sizeof page);
+    int rc = fd >= 0 && times? 0: -1;
+    for (int i = 0; i < FILE_PAGES && rc == 0; i++)
+        if (write (fd, page, sizeof page) != (ssize_t) sizeof page)
+            rc = -1;
+    if (rc == 0 && fdatasync (fd) != 0)
+        rc = -1;
+    for (int i = 0; i < count && rc == 0; i++) {
+        uint64_t t0 = bb_now_ns ();
+        //  As an LMDB commit does: the touched pages wherever the free
+        //  list puts them, one fdatasync, then the meta page, synced too
+        for (int p = 0; p < pages && rc == 0; p++) {
+            off_t at = (off_t) (1 + randombytes_uniform (FILE_PAGES - 1)) * (off_t) sizeof page;
+            if (pwrite (fd, page, sizeof page, at) != (ssize_t) sizeof page)
+                rc = -1;
+        }
+        if (rc == 0 && (fdatasync (fd) != 0
+                        || pwrite (fd, page, sizeof page, 0) != (ssize_t) sizeof page
+                        || fdatasync (fd) != 0))
+            rc = -1;
+        times [i] = (double) (bb_now_ns () - t0) / 1e3;
+    }
+    if (fd >= 0)
+        close (fd);
+    unlink (path);
+    if (rc == 0) {
+        *p99_us = bb_percentile (times, (size_t) count, 0.99);
+        *p50_us = bb_percentile (times, (size_t) count, 0.50);
+    }
+    free (times);
+    return rc;
+}
