@@ -207,10 +207,19 @@ START_TEST (the_broker_killed_at_random_moments_loses_nothing_acknowledged)
         usleep ((useconds_t) (300000 + rand () % 900000));
         ck_assert_int_eq (pe_net_kill_broker (net, SIGKILL), 0);
         usleep ((useconds_t) (rand () % 300000));
-        ck_assert_msg (pe_net_start_broker (net, "    checkpoint-interval = 500ms\n") == 0,
+        //  Every other restart without signature-check threads: the server
+        //  thread checks alone, the other path through pb_verifier
+        ck_assert_msg (pe_net_start_broker (net, round % 2? "    checkpoint-interval = 500ms\n"
+                                                 "    verify-threads = 0\n":
+                                            "    checkpoint-interval = 500ms\n"
+                                            "    verify-threads = 3\n") == 0,
                        "broker did not restart after SIGKILL (seed %u)", seed);
     }
     ck_assert_int_eq (waitpid (stream, NULL, 0), stream);
+    char *log = pe_net_log (net, "broker");
+    ck_assert_msg (strstr (log, "; 0 signature checker threads") && strstr (log, "; 3 signature "
+                   "checker threads"), "both pool sizes ran");
+    free (log);
     bool taken [EVENTS];
     int count = s_taken (net, taken);
     ck_assert_msg (count > 0, "no publish was acknowledged (seed %u)", seed);
