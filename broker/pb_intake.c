@@ -26,6 +26,7 @@ pb_intake_read (pb_broker_t *broker, zsock_t *router, pb_inbound_t *items, size_
         zmsg_destroy (&msg);
         const char *user_id = in->body? zframe_meta (in->body, "User-Id"): NULL;
         in->peer = pl_directory_lookup_curve (broker->directory, user_id);
+        in->envelope_err = PL_ERR_BAD_SIGNATURE;    //  until the check says otherwise
         if (!in->one_frame || !in->peer)
             continue;
         in->request = pl_wire_unpack (in->body, broker->config->max_message, &in->status,
@@ -44,6 +45,8 @@ static void
 s_check_publish (pb_inbound_t *in)
 {
     Passerelle__Publish *publish = in->request->publish;
+    pl_envelope_destroy (&in->envelope);
+    in->wrong_publisher = false;
     in->envelope = pl_envelope_from_wire (publish->envelope, &in->envelope_err,
                                           in->why, sizeof in->why);
     if (!in->envelope)
@@ -59,17 +62,21 @@ static void
 s_check_receipt (pb_inbound_t *in)
 {
     Passerelle__Receipt *receipt = in->request->receipt;
+    in->receipt_checked = false;
+    in->receipt_valid = false;
     if (in->owed != 0)
         return;
-    in->receipt_checked = true;
     if (!receipt->recipient || strcmp (receipt->recipient, in->peer->id) != 0
-    ||  receipt->signature.len != PL_SIGNATURE_SIZE)
+    ||  receipt->signature.len != PL_SIGNATURE_SIZE) {
+        in->receipt_checked = true;         //  checked: not valid
         return;
+    }
     uint8_t signed_bytes [PL_RECEIPT_BYTES_MAX];
     size_t size = pl_receipt_bytes (receipt->event_id.data, in->owed_hash, in->peer->id,
                                     receipt->received_at_ms, signed_bytes);
     in->receipt_valid = pl_signature_verify (in->peer->public_key, signed_bytes, size,
                                              receipt->signature.data);
+    in->receipt_checked = true;
 }
 
 void
@@ -77,13 +84,16 @@ pb_intake_check (void *item, void *arg)
 {
     (void) arg;
     pb_inbound_t *in = item;
-    if (!in->request)
+    if (!in->request) {
+        in->checked = true;
         return;
+    }
     if (in->request->body_case == PASSERELLE__MESSAGE__BODY_PUBLISH)
         s_check_publish (in);
     else
     if (in->request->body_case == PASSERELLE__MESSAGE__BODY_RECEIPT)
         s_check_receipt (in);
+    in->checked = true;
 }
 
 void

@@ -21,9 +21,10 @@ typedef struct {
     Passerelle__Message *request;       //  unpacked, or NULL with status and why
     Passerelle__Status status;
     char why [256];
+    bool checked;                       //  pb_intake_check ran to its end on this item
     //  Publish, after the check
     pl_envelope_t *envelope;            //  decoded (refers into request), or NULL
-    pl_err_t envelope_err;              //  decode, then publisher or signature: PL_OK when both passed
+    pl_err_t envelope_err;              //  decode, then signature and hash: PL_OK only when checked
     bool wrong_publisher;               //  the header names another agency than the peer
     //  Receipt
     int owed;                           //  0 owed (owed_hash set), 1 nothing owed, -1 store error
@@ -38,7 +39,8 @@ size_t pb_intake_read (pb_broker_t *broker, zsock_t *router, pb_inbound_t *items
                        bool first_is_ready);
 
 /*  The verifier pool's work on one pb_inbound_t (arg unused). Touches only
- *  the item: no store, no broker state.  */
+ *  the item: no store, no broker state. Sets checked last; may run again on
+ *  the same item (the batch re-checks a receipt whose owed hash changed).  */
 void pb_intake_check (void *item, void *arg);
 
 /*  Release what an item holds and zero it.  */

@@ -344,6 +344,8 @@ s_open_meta (pb_store_t *self, MDB_txn *txn, uint64_t *size)
     return 0;
 }
 
+static size_t s_file_resident_bytes (void);
+
 pb_store_t *
 pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size_t err_size)
 {
@@ -407,6 +409,7 @@ pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size
     self->committed_size = size;
     if (s_space_refresh (self))
         goto failed;
+    self->file_baseline = s_file_resident_bytes ();
     return self;
 
 failed:
@@ -642,11 +645,27 @@ pb_store_stats (pb_store_t *self, pb_store_stats_t *stats)
 //  --------------------------------------------------------------------------
 //  Memory
 
-//  LMDB does not say where its map is (mdb_env_info's address is only
-//  for MDB_FIXEDMAP), so find the mapping that holds a record we read.
-static int
-s_find_map (pb_store_t *self)
+//  Resident file-backed bytes of this process (statm's third field: the
+//  map's pages, and shared libraries'), or 0 if /proc cannot be read
+static size_t
+s_file_resident_bytes (void)
 {
+    unsigned long size = 0, resident = 0, shared = 0;
+    FILE *file = fopen ("/proc/self/statm", "r");
+    int fields = file? fscanf (file, "%lu %lu %lu", &size, &resident, &shared): 0;
+    if (file)
+        fclose (file);
+    return fields == 3? (size_t) shared * (size_t) sysconf (_SC_PAGESIZE): 0;
+}
+
+//  LMDB does not say where its map is (mdb_env_info's address is only for
+//  MDB_FIXEDMAP), so find the mapping that holds a record we read, and
+//  accept it only if it is the store's data file, of the map's size.
+static int
+s_find_map (pb_store_t *self, size_t map_size)
+{
+    self->map_start = NULL;
+    self->map_length = 0;
     MDB_txn *txn;
     if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn) != 0)
         return -1;
@@ -657,11 +676,15 @@ s_find_map (pb_store_t *self)
     char line [4352];
     while (maps && fgets (line, sizeof line, maps)) {
         unsigned long long start, end;
-        if (sscanf (line, "%llx-%llx", &start, &end) == 2 && inside >= start && inside < end) {
+        if (sscanf (line, "%llx-%llx", &start, &end) != 2 || inside < start || inside >= end)
+            continue;
+        line [strcspn (line, "\n")] = 0;
+        size_t len = strlen (line);
+        if (end - start == map_size && len > 9 && strcmp (line + len - 9, "/data.mdb") == 0) {
             self->map_start = (void *) (uintptr_t) start;
             self->map_length = (size_t) (end - start);
-            break;
         }
+        break;
     }
     if (maps)
         fclose (maps);
@@ -672,18 +695,16 @@ size_t
 pb_store_trim_map (pb_store_t *self, size_t budget, bool *released)
 {
     *released = false;
-    //  statm's third field: resident file-backed (and shared) pages; the
-    //  map is by far the largest part, the rest is shared libraries
-    unsigned long size = 0, resident = 0, shared = 0;
-    FILE *file = fopen ("/proc/self/statm", "r");
-    int fields = file? fscanf (file, "%lu %lu %lu", &size, &resident, &shared): 0;
-    if (file)
-        fclose (file);
-    if (fields != 3)
-        return 0;
-    size_t bytes = (size_t) shared * (size_t) sysconf (_SC_PAGESIZE);
-    if (bytes > budget && (self->map_start || s_find_map (self) == 0)
-    &&  madvise (self->map_start, self->map_length, MADV_DONTNEED) == 0)
+    size_t bytes = s_file_resident_bytes ();
+    //  What was resident at open is libraries, not the map
+    size_t over = bytes > self->file_baseline? bytes - self->file_baseline: 0;
+    MDB_envinfo info;
+    if (over <= budget || mdb_env_info (self->env, &info) != 0)
+        return bytes;
+    if ((!self->map_start || self->map_length != info.me_mapsize)
+    &&  s_find_map (self, info.me_mapsize) != 0)
+        return bytes;
+    if (madvise (self->map_start, self->map_length, MADV_DONTNEED) == 0)
         *released = true;
     return bytes;
 }

@@ -202,7 +202,8 @@ typedef struct {
 int pb_store_stats (pb_store_t *self, pb_store_stats_t *stats);
 
 /*  Give the map's pages back to the kernel if this process has more than
- *  budget bytes of file-backed pages resident. LMDB reads through a shared
+ *  budget bytes of file-backed pages resident beyond what it had at open
+ *  (shared libraries). LMDB reads through a shared
  *  map of the store file, so every page the broker has read stays in its
  *  RSS, though it is page cache the kernel may reclaim at any time; left
  *  alone, RSS grows with the store, not with what the broker holds. The

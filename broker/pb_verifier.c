@@ -2,7 +2,13 @@
  *
  *  Items are handed out one at a time through an atomic counter, so a slow
  *  item never holds up the others and the caller, in finish(), takes items
- *  exactly like a helper. The mutex guards only the job's start and end.  */
+ *  exactly like a helper. The lock guards the job itself: a helper copies
+ *  it and counts itself in (active) under the lock, and a job is replaced
+ *  only when every item is done AND no helper is still inside it. Without
+ *  that second condition a helper that woke late could take an index from
+ *  the next job's counter and apply it to the old job's items.
+ *
+ *  Only one thread (the broker's server thread) calls start and finish.  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -13,49 +19,47 @@
 
 #define MAX_THREADS 8
 
+typedef struct {
+    char *items;
+    size_t item_size, count;
+    pb_verify_fn *fn;
+    void *arg;
+} job_t;
+
 struct _pb_verifier_t {
     pthread_t threads [MAX_THREADS];
     size_t thread_count;
     pthread_mutex_t lock;
     pthread_cond_t work;            //  a job started, or stop
-    pthread_cond_t done;            //  the last item of the job finished
+    pthread_cond_t done;            //  the job became idle
     uint64_t generation;            //  counts jobs, so a helper takes each once
     bool stopping;
-    bool running;                   //  a job was started and not finished
-    //  The job
-    char *items;
-    size_t item_size, count;
-    pb_verify_fn *fn;
-    void *arg;
-    atomic_size_t next;             //  the next item to take
-    size_t finished;                //  items done (under lock)
+    job_t job;                      //  replaced only when idle (under lock)
+    atomic_size_t next;             //  the job's next item to take
+    size_t finished;                //  the job's items done (under lock)
+    size_t active;                  //  helpers inside the job (under lock)
 };
 
-//  Take and do items until none is left; returns how many this thread did.
+//  Take and do items of job until none is left; returns how many.
 static size_t
-s_take_items (pb_verifier_t *self)
+s_take_items (pb_verifier_t *self, const job_t *job)
 {
     size_t did = 0;
     for (;;) {
         size_t index = atomic_fetch_add (&self->next, 1);
-        if (index >= self->count)
+        if (index >= job->count)
             break;
-        self->fn (self->items + index * self->item_size, self->arg);
+        job->fn (job->items + index * job->item_size, job->arg);
         did++;
     }
     return did;
 }
 
-static void
-s_count_done (pb_verifier_t *self, size_t did)
+//  Under the lock: every item done and nobody inside the job
+static bool
+s_idle (pb_verifier_t *self)
 {
-    if (did == 0)
-        return;
-    pthread_mutex_lock (&self->lock);
-    self->finished += did;
-    if (self->finished == self->count)
-        pthread_cond_broadcast (&self->done);
-    pthread_mutex_unlock (&self->lock);
+    return self->finished >= self->job.count && self->active == 0;
 }
 
 static void *
@@ -70,9 +74,15 @@ s_helper (void *arg)
         if (self->stopping)
             break;
         seen = self->generation;
+        job_t job = self->job;
+        self->active++;
         pthread_mutex_unlock (&self->lock);
-        s_count_done (self, s_take_items (self));
+        size_t did = s_take_items (self, &job);
         pthread_mutex_lock (&self->lock);
+        self->finished += did;
+        self->active--;
+        if (s_idle (self))
+            pthread_cond_broadcast (&self->done);
     }
     pthread_mutex_unlock (&self->lock);
     return NULL;
@@ -126,14 +136,13 @@ pb_verifier_start (pb_verifier_t *self, void *items, size_t item_size, size_t co
 {
     pb_verifier_finish (self);      //  one job at a time, whatever the caller did
     pthread_mutex_lock (&self->lock);
-    self->items = items;
-    self->item_size = item_size;
-    self->count = count;
-    self->fn = fn;
-    self->arg = arg;
+    //  A helper that woke late may have entered the finished job (it takes
+    //  nothing there); the job is replaced only once it is out
+    while (!s_idle (self))
+        pthread_cond_wait (&self->done, &self->lock);
+    self->job = (job_t) { items, item_size, count, fn, arg };
     self->finished = 0;
     atomic_store (&self->next, 0);
-    self->running = true;
     self->generation++;
     if (count > 0 && self->thread_count > 0)
         pthread_cond_broadcast (&self->work);
@@ -143,13 +152,12 @@ pb_verifier_start (pb_verifier_t *self, void *items, size_t item_size, size_t co
 void
 pb_verifier_finish (pb_verifier_t *self)
 {
-    if (!self->running)
-        return;
-    s_count_done (self, s_take_items (self));
+    //  Only this thread replaces the job, so reading it here is safe
+    size_t did = s_take_items (self, &self->job);
     pthread_mutex_lock (&self->lock);
-    while (self->finished < self->count)
+    self->finished += did;
+    while (!s_idle (self))
         pthread_cond_wait (&self->done, &self->lock);
-    self->running = false;
     pthread_mutex_unlock (&self->lock);
 }
 

@@ -9,9 +9,11 @@
  *
  *  A job is a function applied to each item of an array the caller owns.
  *  pb_verifier_finish() makes the caller help with what is left, then waits
- *  until every item is done: after it returns, no thread touches the array.
- *  One job at a time. Plain threads rather than an actor: the work is pure
- *  computation on memory the caller lends, with nothing to say back.  */
+ *  until every item is done and every helper is out of the job: after it
+ *  returns, no thread touches the array. One job at a time, and one thread
+ *  (the server's) calls start and finish. Plain threads rather than an
+ *  actor: the work is pure computation on memory the caller lends, with
+ *  nothing to say back.  */
 #ifndef PB_VERIFIER_H_INCLUDED
 #define PB_VERIFIER_H_INCLUDED
 
@@ -33,8 +35,8 @@ void pb_verifier_destroy (pb_verifier_t **self_p);
 void pb_verifier_start (pb_verifier_t *self, void *items, size_t item_size, size_t count,
                         pb_verify_fn *fn, void *arg);
 
-/*  Help with the items not yet taken, then wait for all. A no-op when no
- *  job was started.  */
+/*  Help with the items not yet taken, then wait for all. Returns at once
+ *  when no job is in progress.  */
 void pb_verifier_finish (pb_verifier_t *self);
 
 size_t pb_verifier_threads (pb_verifier_t *self);
