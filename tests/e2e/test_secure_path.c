@@ -206,6 +206,55 @@ START_TEST (a_forged_signature_and_a_replay_are_refused)
 }
 END_TEST
 
+//  Count the lines of text in text
+static int
+s_count (const char *text, const char *line)
+{
+    int count = 0;
+    for (const char *at = strstr (text, line); at; at = strstr (at + 1, line))
+        count++;
+    return count;
+}
+
+//  A receipt counts only when signed by the recipient over the header it
+//  was delivered; a second one for the same event changes nothing. Here
+//  passerelle-forge plays pp-paris and sends, in one burst, a receipt over
+//  another header hash, a valid one, and the valid one again: the broker
+//  must keep the delivery after the first, log the second, ignore the third.
+START_TEST (a_receipt_counts_once_and_only_over_what_was_delivered)
+{
+    pe_net_t *net = pe_net_new ();
+    ck_assert_int_eq (pe_net_add_agency (net, "police-paris", "police", "paris", true), 0);
+    ck_assert_int_eq (pe_net_add_agency (net, "pp-paris", "perpetrator_programme", "paris", true), 0);
+    ck_assert_int_eq (pe_net_write_directory (net, NULL), 0);
+    ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "police-paris", true), 0);
+    pe_result_t r = s_publish_to (net, "police-paris", "--to", "pp-paris", SECRET);
+    ck_assert_msg (r.status == 0 && strstr (r.out, " accepted"), "publish: %s%s", r.out, r.err);
+    pe_result_free (&r);
+
+    r = pe_net_forge (net, "pp-paris", "receipts", "police-paris", NULL);
+    ck_assert_msg (strncmp (r.out, "receipted ", 10) == 0, "forge said: %s", r.out);
+    char hex [33];
+    snprintf (hex, sizeof hex, "%.32s", r.out + 10);
+    pe_result_free (&r);
+    char bad [128], good [128];
+    snprintf (bad, sizeof bad, "receipt for event %s from pp-paris: bad signature, delivery kept",
+              hex);
+    snprintf (good, sizeof good, "receipt event %s by pp-paris", hex);
+    ck_assert (pe_net_wait_log (net, "broker", good, 5000));
+    char *log = pe_net_log (net, "broker");
+    ck_assert_msg (s_count (log, bad) == 1, "%s", log);
+    ck_assert_msg (s_count (log, good) == 1, "%s", log);
+    free (log);
+    //  Nothing is owed any more: reconnecting gets no delivery
+    r = pe_net_forge (net, "pp-paris", "receipts", "police-paris", NULL);
+    ck_assert_msg (strcmp (r.out, "no delivery\n") == 0, "forge said: %s", r.out);
+    pe_result_free (&r);
+    pe_net_destroy (&net);
+}
+END_TEST
+
 START_TEST (malformed_and_oversized_messages_are_refused_and_others_still_served)
 {
     pe_net_t *net = s_paris ("    max-message = 65536\n");
@@ -338,6 +387,7 @@ test_suite (void)
     tcase_add_test (tc, a_key_not_in_the_directory_cannot_connect_or_receive);
     tcase_add_test (tc, publishing_under_another_agencys_id_is_refused);
     tcase_add_test (tc, a_forged_signature_and_a_replay_are_refused);
+    tcase_add_test (tc, a_receipt_counts_once_and_only_over_what_was_delivered);
     tcase_add_test (tc, malformed_and_oversized_messages_are_refused_and_others_still_served);
     tcase_add_test (tc, sighup_after_removing_an_agency_revokes_it);
     tcase_add_test (tc, bad_files_and_bad_requests_get_clear_errors);

@@ -14,6 +14,10 @@
  *      malformed    a frame that is not a passerelle message
  *      oversized    a frame of --size bytes
  *      twoframes    a message of two frames
+ *      receipts     as the recipient: for the first event delivered, three
+ *                   receipts in one burst: one signed over another header
+ *                   hash, a valid one, and the valid one again. Prints
+ *                   "receipted <event id hex>" or "no delivery" (--to unused)
  *
  *  Prints one line per broker answer: "STATUS: reason" (PublishAck or
  *  Error), or "no answer" after 3 s. Exit 0 when it got every answer.
@@ -161,6 +165,69 @@ s_publish (zsock_t *dealer, Passerelle__Envelope *envelope, int times)
     return rc;
 }
 
+//  A receipt of event_id by id over hash, signed by keys
+static void
+s_send_receipt (zsock_t *dealer, pl_keys_t *keys, const uint8_t *event_id, const uint8_t *hash)
+{
+    uint8_t bytes [PL_RECEIPT_BYTES_MAX], signature [PL_SIGNATURE_SIZE];
+    uint64_t at = pl_now_ms ();
+    size_t size = pl_receipt_bytes (event_id, hash, pl_keys_id (keys), at, bytes);
+    pl_keys_sign (keys, bytes, size, signature);
+    Passerelle__Receipt receipt = PASSERELLE__RECEIPT__INIT;
+    receipt.event_id.data = (uint8_t *) event_id;
+    receipt.event_id.len = PL_EVENT_ID_SIZE;
+    receipt.recipient = (char *) pl_keys_id (keys);
+    receipt.received_at_ms = at;
+    receipt.signature.data = signature;
+    receipt.signature.len = sizeof signature;
+    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
+    msg.body_case = PASSERELLE__MESSAGE__BODY_RECEIPT;
+    msg.receipt = &receipt;
+    s_send (dealer, &msg);
+}
+
+static int
+s_receipts (zsock_t *dealer, pl_keys_t *keys)
+{
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    int64_t deadline = zclock_mono () + 3000;
+    int rc = -1;
+    while (rc == -1 && zclock_mono () < deadline) {
+        if (!zpoller_wait (poller, (int) (deadline - zclock_mono ())))
+            break;
+        zframe_t *frame = zframe_recv (dealer);
+        Passerelle__Status status;
+        char why [256];
+        Passerelle__Message *msg = frame? pl_wire_unpack (frame, 1 << 24, &status, why, sizeof why): NULL;
+        zframe_destroy (&frame);
+        if (msg && msg->body_case == PASSERELLE__MESSAGE__BODY_DELIVERY && msg->delivery->envelope) {
+            Passerelle__Envelope *envelope = msg->delivery->envelope;
+            Passerelle__EventHeader *header = passerelle__event_header__unpack (
+                NULL, envelope->header.len, envelope->header.data);
+            if (header && header->event_id.len == PL_EVENT_ID_SIZE) {
+                uint8_t hash [PL_HASH_SIZE], other [PL_HASH_SIZE];
+                crypto_hash_sha256 (hash, envelope->header.data, envelope->header.len);
+                memcpy (other, hash, sizeof other);
+                other [0] ^= 0x01;
+                s_send_receipt (dealer, keys, header->event_id.data, other);
+                s_send_receipt (dealer, keys, header->event_id.data, hash);
+                s_send_receipt (dealer, keys, header->event_id.data, hash);
+                char hex [PL_EVENT_ID_SIZE * 2 + 1];
+                printf ("receipted %s\n", pl_event_id_hex (header->event_id.data, hex));
+                rc = 0;
+            }
+            passerelle__event_header__free_unpacked (header, NULL);
+        }
+        passerelle__message__free_unpacked (msg, NULL);
+    }
+    zpoller_destroy (&poller);
+    if (rc != 0)
+        printf ("no delivery\n");
+    fflush (stdout);
+    zclock_sleep (500);         //  the linger would do, this makes it plain
+    return rc;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -232,6 +299,9 @@ main (int argc, char **argv)
         zstr_send (dealer, "two");
         rc = s_print_answer (dealer);
     }
+    else
+    if (streq (opt.mode, "receipts"))
+        rc = s_receipts (dealer, keys);
     else {
         fprintf (stderr, "forge: unknown mode %s\n", opt.mode);
         rc = 1;
