@@ -63,7 +63,7 @@ s_checkpoint (server_t *self)
 //  An agency asks for proof that its event is in the log.
 void
 pb_server_handle_proof_request (server_t *self, zframe_t *routing_id, const pl_agency_t *peer,
-                        Passerelle__ProofRequest *request)
+                                Passerelle__ProofRequest *request)
 {
     char *key = zframe_strhex (routing_id);
     pb_client_t *client = zhashx_lookup (self->broker.clients, key);

@@ -286,14 +286,14 @@ s_handle_message (server_t *self, pb_inbound_t *in)
                   peer? peer->id: "unknown peer");
         if (routing_id)
             pb_server_send_error (self, routing_id, PASSERELLE__STATUS__STATUS_MALFORMED,
-                          "expected exactly one frame per message");
+                                  "expected exactly one frame per message");
     }
     else
     if (!peer || !pl_agency_is_valid_at (peer, pl_now_ms ())) {
         //  Authenticated at connect time but gone from the directory since
         log_warn ("message from a key not in the directory (revoked?): refused");
         pb_server_send_error (self, routing_id, PASSERELLE__STATUS__STATUS_REVOKED,
-                      "your key is not in the broker's directory");
+                              "your key is not in the broker's directory");
     }
     else
     if (!in->request) {
@@ -344,7 +344,8 @@ s_handle_message (server_t *self, pb_inbound_t *in)
                 log_warn ("refuse message from %s: unexpected message type %d", peer->id,
                           (int) request->body_case);
                 pb_server_send_error (self, routing_id, PASSERELLE__STATUS__STATUS_MALFORMED,
-                              "agents may send hello, publish, receipt, proof_request or ping");
+                                      "agents may send hello, publish, receipt, "
+                                      "proof_request or ping");
         }
     }
 }
@@ -473,7 +474,7 @@ s_handle_group (server_t *self, group_t *group)
         else
         if (in->routing_id)
             pb_server_send_error (self, in->routing_id, PASSERELLE__STATUS__STATUS_INTERNAL,
-                          "the broker's store is unavailable");
+                                  "the broker's store is unavailable");
         pb_inbound_clear (in);
     }
     group->count = 0;
