@@ -355,6 +355,7 @@ pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size
         return NULL;
     }
     self->read_only = read_only;
+    self->file_baseline = s_file_resident_bytes ();     //  libraries, before any store page
     struct stat st;
     int rc;
     MDB_txn *txn = NULL;
@@ -409,7 +410,6 @@ pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size
     self->committed_size = size;
     if (s_space_refresh (self))
         goto failed;
-    self->file_baseline = s_file_resident_bytes ();
     return self;
 
 failed:
@@ -701,9 +701,18 @@ pb_store_trim_map (pb_store_t *self, size_t budget, bool *released)
     MDB_envinfo info;
     if (over <= budget || mdb_env_info (self->env, &info) != 0)
         return bytes;
-    if ((!self->map_start || self->map_length != info.me_mapsize)
-    &&  s_find_map (self, info.me_mapsize) != 0)
-        return bytes;
+    //  The kernel maps whole pages: a map size that is not a multiple of
+    //  the page size is mapped rounded up
+    size_t page = (size_t) sysconf (_SC_PAGESIZE);
+    size_t mapped = (info.me_mapsize + page - 1) / page * page;
+    if (!self->map_start || self->map_length != mapped) {
+        if (self->map_not_found == mapped)
+            return bytes;               //  looked already: not every 20 ms
+        if (s_find_map (self, mapped) != 0) {
+            self->map_not_found = mapped;
+            return bytes;
+        }
+    }
     if (madvise (self->map_start, self->map_length, MADV_DONTNEED) == 0)
         *released = true;
     return bytes;

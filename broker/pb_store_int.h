@@ -27,6 +27,7 @@ struct _pb_store_t {
     pl_merkle_t *tree;
     void *map_start;                //  LMDB's map of the file, once found (pb_store_trim_map)
     size_t map_length;
+    size_t map_not_found;           //  a map size for which the mapping was not found
     size_t file_baseline;           //  file-backed resident bytes at open: libraries, not the map
     uint64_t committed_size;        //  log size as of the last commit
     MDB_txn *txn;                   //  the txn Merkle node reads/writes use now
