@@ -56,23 +56,32 @@ s_connect (pl_keys_t *keys, const options_t *opt)
     return dealer;
 }
 
+//  The next message from the broker that unpacks, or NULL at the deadline
+static Passerelle__Message *
+s_next_message (zsock_t *dealer, int64_t deadline)
+{
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    Passerelle__Message *msg = NULL;
+    while (!msg && zclock_mono () < deadline
+       &&  zpoller_wait (poller, (int) (deadline - zclock_mono ()))) {
+        zframe_t *frame = zframe_recv (dealer);
+        Passerelle__Status status;
+        char why [256];
+        msg = frame? pl_wire_unpack (frame, 1 << 24, &status, why, sizeof why): NULL;
+        zframe_destroy (&frame);
+    }
+    zpoller_destroy (&poller);
+    return msg;
+}
+
 //  Wait for the next answer to a publish (skipping Welcome and the like).
 static int
 s_print_answer (zsock_t *dealer)
 {
-    zpoller_t *poller = zpoller_new (dealer, NULL);
     int64_t deadline = zclock_mono () + 3000;
     int rc = -1;
-    while (rc == -1 && zclock_mono () < deadline) {
-        if (!zpoller_wait (poller, (int) (deadline - zclock_mono ())))
-            break;
-        zframe_t *frame = zframe_recv (dealer);
-        Passerelle__Status status;
-        char why [256];
-        Passerelle__Message *msg = frame? pl_wire_unpack (frame, 1 << 24, &status, why, sizeof why): NULL;
-        zframe_destroy (&frame);
-        if (!msg)
-            continue;
+    Passerelle__Message *msg;
+    while (rc == -1 && (msg = s_next_message (dealer, deadline))) {
         if (msg->body_case == PASSERELLE__MESSAGE__BODY_PUBLISH_ACK) {
             printf ("%s: %s\n", pl_status_name (msg->publish_ack->status), msg->publish_ack->reason);
             rc = 0;
@@ -84,7 +93,6 @@ s_print_answer (zsock_t *dealer)
         }
         passerelle__message__free_unpacked (msg, NULL);
     }
-    zpoller_destroy (&poller);
     if (rc != 0)
         printf ("no answer\n");
     fflush (stdout);
@@ -189,18 +197,11 @@ s_send_receipt (zsock_t *dealer, pl_keys_t *keys, const uint8_t *event_id, const
 static int
 s_receipts (zsock_t *dealer, pl_keys_t *keys)
 {
-    zpoller_t *poller = zpoller_new (dealer, NULL);
     int64_t deadline = zclock_mono () + 3000;
     int rc = -1;
-    while (rc == -1 && zclock_mono () < deadline) {
-        if (!zpoller_wait (poller, (int) (deadline - zclock_mono ())))
-            break;
-        zframe_t *frame = zframe_recv (dealer);
-        Passerelle__Status status;
-        char why [256];
-        Passerelle__Message *msg = frame? pl_wire_unpack (frame, 1 << 24, &status, why, sizeof why): NULL;
-        zframe_destroy (&frame);
-        if (msg && msg->body_case == PASSERELLE__MESSAGE__BODY_DELIVERY && msg->delivery->envelope) {
+    Passerelle__Message *msg;
+    while (rc == -1 && (msg = s_next_message (dealer, deadline))) {
+        if (msg->body_case == PASSERELLE__MESSAGE__BODY_DELIVERY && msg->delivery->envelope) {
             Passerelle__Envelope *envelope = msg->delivery->envelope;
             Passerelle__EventHeader *header = passerelle__event_header__unpack (
                 NULL, envelope->header.len, envelope->header.data);
@@ -220,7 +221,6 @@ s_receipts (zsock_t *dealer, pl_keys_t *keys)
         }
         passerelle__message__free_unpacked (msg, NULL);
     }
-    zpoller_destroy (&poller);
     if (rc != 0)
         printf ("no delivery\n");
     fflush (stdout);
