@@ -131,22 +131,9 @@ s_answer_inbox_waiters (pa_agent_t *self, bool timed_out_only)
 static void
 s_send_receipt (pa_agent_t *self, const uint8_t *id, const uint8_t *hash)
 {
-    uint8_t bytes [PL_RECEIPT_BYTES_MAX], signature [PL_SIGNATURE_SIZE];
-    Passerelle__Receipt receipt = PASSERELLE__RECEIPT__INIT;
-    receipt.event_id.data = (uint8_t *) id;
-    receipt.event_id.len = PL_EVENT_ID_SIZE;
-    receipt.recipient = (char *) pl_keys_id (self->keys);
-    receipt.received_at_ms = pl_now_ms ();
-    receipt.header_hash.data = (uint8_t *) hash;
-    receipt.header_hash.len = PL_HASH_SIZE;
-    size_t size = pl_receipt_bytes (id, hash, receipt.recipient, receipt.received_at_ms, bytes);
-    pl_keys_sign (self->keys, bytes, size, signature);
-    receipt.signature.data = signature;
-    receipt.signature.len = sizeof signature;
-    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
-    msg.body_case = PASSERELLE__MESSAGE__BODY_RECEIPT;
-    msg.receipt = &receipt;
-    pa_agent_send_broker (self, &msg);
+    zframe_t *frame = pl_wire_receipt (self->keys, pl_keys_id (self->keys), id, hash);
+    if (frame)
+        zframe_send (&frame, self->dealer, 0);
 }
 
 //  A notice from the broker: check the broker signed it, keep it once,

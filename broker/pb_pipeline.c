@@ -391,7 +391,7 @@ pb_pipeline_receipt (pb_broker_t *self, pb_inbound_t *in)
     //  The pool checked the signature over what was owed when the message
     //  was read; an item's header hash never changes, but if it was read
     //  before the item existed, check here
-    if (!in->checked || !in->receipt_checked || memcmp (owed, in->owed_hash, PL_HASH_SIZE) != 0) {
+    if (!in->receipt_checked || memcmp (owed, in->owed_hash, PL_HASH_SIZE) != 0) {
         in->owed = 0;
         memcpy (in->owed_hash, owed, PL_HASH_SIZE);
         pb_intake_check (in, NULL);

@@ -482,8 +482,8 @@ s_handle_group (server_t *self, group_t *group)
 }
 
 //  Read what waits on the router into group, after what it already holds,
-//  and start the pool on the new items. Returns how many were read.
-static size_t
+//  and start the pool on the new items.
+static void
 s_take_waiting (server_t *self, group_t *group, bool first_is_ready)
 {
     size_t from = group->count;
@@ -493,7 +493,6 @@ s_take_waiting (server_t *self, group_t *group, bool first_is_ready)
     if (read)
         pb_verifier_start (self->verifier, group->items + from, sizeof (pb_inbound_t), read,
                            pb_intake_check, NULL);
-    return read;
 }
 
 //  Everything already waiting shares a batch and its fsync. While one

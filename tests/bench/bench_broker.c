@@ -200,20 +200,7 @@ typedef struct {
 static void
 s_send_receipt (zsock_t *dealer, pl_keys_t *keys, const uint8_t *event_id, const uint8_t *hash)
 {
-    uint8_t bytes [PL_RECEIPT_BYTES_MAX], signature [PL_SIGNATURE_SIZE];
-    Passerelle__Receipt receipt = PASSERELLE__RECEIPT__INIT;
-    receipt.event_id = (ProtobufCBinaryData) { PL_EVENT_ID_SIZE, (uint8_t *) event_id };
-    receipt.recipient = (char *) pl_keys_id (keys);
-    receipt.received_at_ms = pl_now_ms ();
-    receipt.header_hash = (ProtobufCBinaryData) { PL_HASH_SIZE, (uint8_t *) hash };
-    size_t size = pl_receipt_bytes (event_id, hash, receipt.recipient, receipt.received_at_ms,
-                                    bytes);
-    pl_keys_sign (keys, bytes, size, signature);
-    receipt.signature = (ProtobufCBinaryData) { sizeof signature, signature };
-    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
-    msg.body_case = PASSERELLE__MESSAGE__BODY_RECEIPT;
-    msg.receipt = &receipt;
-    zframe_t *frame = pl_wire_pack (&msg);
+    zframe_t *frame = pl_wire_receipt (keys, pl_keys_id (keys), event_id, hash);
     if (frame)
         zframe_send (&frame, dealer, 0);
 }

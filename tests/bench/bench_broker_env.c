@@ -26,6 +26,7 @@
 #include <sodium.h>
 #include <zmq.h>
 #include "bench_broker.h"
+#include "e2e/pe_port.h"
 #include "pb_store.h"
 #include "pl_envelope.h"
 #include "pl_wire.h"
@@ -111,34 +112,6 @@ s_signal_thread (void *arg)
 //  Folder, keys, directory, broker.cfg
 
 static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = 0,
-                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (fd >= 0 && bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
-    &&  getsockname (fd, (struct sockaddr *) &addr, &len) == 0)
-        port = ntohs (addr.sin_port);
-    if (fd >= 0)
-        close (fd);
-    return port;
-}
-
-static bool
-s_port_open (int port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
-                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    bool open = fd >= 0 && connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
-    if (fd >= 0)
-        close (fd);
-    return open;
-}
-
-static int
 s_write_file (const char *path, const char *text)
 {
     FILE *file = fopen (path, "w");
@@ -185,7 +158,7 @@ bb_env_setup (bb_env_t *env)
         env->dir [0] = 0;
         return -1;
     }
-    env->port = s_free_port ();
+    env->port = pe_port_free ();
     snprintf (env->endpoint, sizeof env->endpoint, "tcp://127.0.0.1:%d", env->port);
     //  Same files `passerelle keygen` writes (pl_keys_save is what it calls)
     char err [512];
@@ -252,7 +225,7 @@ bb_broker_start (bb_env_t *env, double *port_s)
             fprintf (stderr, "bench_broker: the broker exited at start; see %s\n", log);
             return -1;
         }
-        if (s_port_open (env->port)) {
+        if (pe_port_open (env->port)) {
             if (port_s)
                 *port_s = (double) (bb_now_ns () - t0) / 1e9;
             return 0;

@@ -22,6 +22,7 @@
 #include "pl_merkle.h"
 #include "pb_store.h"
 #include "passerelle.pb-c.h"
+#include "pl_test_log.h"
 
 #define ENTRIES       1000000
 #define BUILD_BATCH   1000
@@ -41,36 +42,7 @@ s_now (void)
 static size_t
 s_entry (uint64_t i, uint8_t *out)
 {
-    char case_ref [32], recipient [16];
-    uint8_t event_id [16] = { 0 }, hash [32];
-    memcpy (event_id, &i, sizeof i);
-    memset (hash, (int) (i & 0xff), sizeof hash);
-    snprintf (case_ref, sizeof case_ref, "case-%06u", (unsigned) (i % CASES));
-    snprintf (recipient, sizeof recipient, "agency-%u", (unsigned) (i % 16));
-    Passerelle__LogDecision d1 = PASSERELLE__LOG_DECISION__INIT, d2 = PASSERELLE__LOG_DECISION__INIT;
-    d1.recipient = recipient;
-    d1.allowed = true;
-    d1.code = "allowed";
-    d1.rule = "referral-to-programme";
-    d1.category = "offence";
-    d2.recipient = "victim_support";
-    d2.code = "no_rule";
-    Passerelle__LogDecision *decisions [2] = { &d1, &d2 };
-    Passerelle__LogEntry e = PASSERELLE__LOG_ENTRY__INIT;
-    e.kind = "publish";
-    e.at_ms = 1700000000000ULL + i;
-    e.event_id = (ProtobufCBinaryData) { sizeof event_id, event_id };
-    e.case_ref = case_ref;
-    e.publisher = "police";
-    e.event_type = "referral";
-    e.purpose = "protection";
-    e.legal_basis = "court_order";
-    e.risk_level = "high";
-    e.sequence = i + 1;
-    e.header_hash = (ProtobufCBinaryData) { sizeof hash, hash };
-    e.n_decisions = 2;
-    e.decisions = decisions;
-    return passerelle__log_entry__pack (&e, out);
+    return pl_test_log_entry (i, CASES, 16, out);
 }
 
 static int
@@ -220,7 +192,7 @@ main (void)
     //  Case and agency queries
     uint64_t hits = 0;
     t0 = s_now ();
-    if (pb_store_log_case (store, "case-004242", 0, s_count, &hits))
+    if (pb_store_log_case (store, "case-4242", 0, s_count, &hits))
         goto failed;
     double query = s_now () - t0;
     printf ("case query: %llu entries in %.2f ms (target < 50 ms)\n",

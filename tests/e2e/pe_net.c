@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "pe_net.h"
+#include "pe_port.h"
 
 #define MAX_AGENCIES 16
 
@@ -74,34 +75,6 @@ s_write_file (const char *path, const char *text)
         return -1;
     fputs (text, file);
     return fclose (file);
-}
-
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = 0,
-                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (fd >= 0 && bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
-    &&  getsockname (fd, (struct sockaddr *) &addr, &len) == 0)
-        port = ntohs (addr.sin_port);
-    if (fd >= 0)
-        close (fd);
-    return port;
-}
-
-static bool
-s_port_open (int port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
-                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    bool open = fd >= 0 && connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
-    if (fd >= 0)
-        close (fd);
-    return open;
 }
 
 //  --------------------------------------------------------------------------
@@ -245,7 +218,7 @@ pe_net_new (void)
         free (self);
         return NULL;
     }
-    snprintf (self->endpoint, sizeof self->endpoint, "tcp://127.0.0.1:%d", s_free_port ());
+    snprintf (self->endpoint, sizeof self->endpoint, "tcp://127.0.0.1:%d", pe_port_free ());
     char keygen [1100];
     snprintf (keygen, sizeof keygen, "%s/passerelle", self->bin);
     char *argv [] = { keygen, "keygen", "--id", "broker", "--out", self->dir, NULL };
@@ -414,7 +387,7 @@ pe_net_start_broker (pe_net_t *self, const char *extra)
             self->broker_pid = 0;
             return -1;
         }
-        if (s_port_open (port))
+        if (pe_port_open (port))
             return 0;
     }
     return -1;

@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include "pl_test.h"
 #include "e2e/pe_net.h"
+#include "e2e/pe_port.h"
 #include "pa_http.h"
 
 #define CASE "C-2026-0777"
@@ -35,21 +36,6 @@ typedef struct {
     json_t *body;           //  parsed body (NULL if not JSON)
     char *text;             //  raw body
 } reply_t;
-
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (fd >= 0 && bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0
-    &&  getsockname (fd, (struct sockaddr *) &addr, &len) == 0)
-        port = ntohs (addr.sin_port);
-    if (fd >= 0)
-        close (fd);
-    return port;
-}
 
 static long
 s_now_ms (void)
@@ -169,7 +155,7 @@ s_network (void)
     ck_assert_ptr_nonnull (api.net);
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq (pe_net_add_agency (api.net, api.ids [i], roles [i], "paris", true), 0);
-        api.ports [i] = s_free_port ();
+        api.ports [i] = pe_port_free ();
         char name [128];
         snprintf (name, sizeof name, "%s.cfg", api.ids [i]);
         FILE *cfg = fopen (pe_net_path (api.net, name), "a");

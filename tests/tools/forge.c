@@ -173,25 +173,13 @@ s_publish (zsock_t *dealer, Passerelle__Envelope *envelope, int times)
     return rc;
 }
 
-//  A receipt of event_id by id over hash, signed by keys
+//  A receipt of event_id over hash, signed by keys
 static void
 s_send_receipt (zsock_t *dealer, pl_keys_t *keys, const uint8_t *event_id, const uint8_t *hash)
 {
-    uint8_t bytes [PL_RECEIPT_BYTES_MAX], signature [PL_SIGNATURE_SIZE];
-    uint64_t at = pl_now_ms ();
-    size_t size = pl_receipt_bytes (event_id, hash, pl_keys_id (keys), at, bytes);
-    pl_keys_sign (keys, bytes, size, signature);
-    Passerelle__Receipt receipt = PASSERELLE__RECEIPT__INIT;
-    receipt.event_id.data = (uint8_t *) event_id;
-    receipt.event_id.len = PL_EVENT_ID_SIZE;
-    receipt.recipient = (char *) pl_keys_id (keys);
-    receipt.received_at_ms = at;
-    receipt.signature.data = signature;
-    receipt.signature.len = sizeof signature;
-    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
-    msg.body_case = PASSERELLE__MESSAGE__BODY_RECEIPT;
-    msg.receipt = &receipt;
-    s_send (dealer, &msg);
+    zframe_t *frame = pl_wire_receipt (keys, pl_keys_id (keys), event_id, hash);
+    if (frame)
+        zframe_send (&frame, dealer, 0);
 }
 
 static int

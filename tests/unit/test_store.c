@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <lmdb.h>
 #include "pl_test.h"
+#include "pl_test_log.h"
 #include "pl_merkle.h"
 #include "pb_store.h"
 #include "pb_store_queue.h"
@@ -51,40 +52,12 @@ s_open (size_t map_size)
     return store;
 }
 
-//  A serialised LogEntry number i: case "case-<i % cases>", publisher
-//  "police", recipients "r<i % 3>" and "victim_support"; ~200 bytes.
+//  Entry i: case "case-<i % cases>", recipients "agency-<i % 3>" and
+//  "victim_support" (pl_test_log.h)
 static size_t
 s_entry (uint64_t i, unsigned cases, uint8_t *out)
 {
-    char case_ref [32], recipient [16];
-    uint8_t event_id [16] = { 0 }, hash [32];
-    memcpy (event_id, &i, sizeof i);
-    memset (hash, (int) (i & 0xff), sizeof hash);
-    snprintf (case_ref, sizeof case_ref, "case-%u", (unsigned) (i % cases));
-    snprintf (recipient, sizeof recipient, "r%u", (unsigned) (i % 3));
-    Passerelle__LogDecision d1 = PASSERELLE__LOG_DECISION__INIT, d2 = PASSERELLE__LOG_DECISION__INIT;
-    d1.recipient = recipient;
-    d1.allowed = true;
-    d1.code = "allowed";
-    d1.rule = "referral";
-    d2.recipient = "victim_support";
-    d2.code = "no_rule";
-    Passerelle__LogDecision *decisions [2] = { &d1, &d2 };
-    Passerelle__LogEntry e = PASSERELLE__LOG_ENTRY__INIT;
-    e.kind = "publish";
-    e.at_ms = 1700000000000ULL + i;
-    e.event_id = (ProtobufCBinaryData) { sizeof event_id, event_id };
-    e.case_ref = case_ref;
-    e.publisher = "police";
-    e.event_type = "referral";
-    e.purpose = "protection";
-    e.legal_basis = "court_order";
-    e.risk_level = "high";
-    e.sequence = i + 1;
-    e.header_hash = (ProtobufCBinaryData) { sizeof hash, hash };
-    e.n_decisions = 2;
-    e.decisions = decisions;
-    return passerelle__log_entry__pack (&e, out);
+    return pl_test_log_entry (i, cases, 3, out);
 }
 
 //  Append entries [from, to) in one batch and commit it.
@@ -294,7 +267,7 @@ START_TEST (case_and_agency_indexes)
     ck_assert_int_eq (pb_store_log_case (store, "case-1", 0, s_collect, got), 0);
     ck_assert_uint_eq (got [0], 20);
     got [0] = 0;
-    ck_assert_int_eq (pb_store_log_agency (store, "r2", 0, s_collect, got), 0);
+    ck_assert_int_eq (pb_store_log_agency (store, "agency-2", 0, s_collect, got), 0);
     uint64_t expect = 0;
     for (uint64_t i = 0; i < 200; i++)
         if (i % 3 == 2)

@@ -257,27 +257,6 @@ START_TEST (check_publish_good_forged_and_impersonated)
 }
 END_TEST
 
-static zframe_t *
-s_receipt_frame (pl_keys_t *signer, const char *recipient, const uint8_t *event_id,
-                 const uint8_t *hash)
-{
-    uint8_t bytes [PL_RECEIPT_BYTES_MAX], signature [PL_SIGNATURE_SIZE];
-    uint64_t at = pl_now_ms ();
-    size_t size = pl_receipt_bytes (event_id, hash, recipient, at, bytes);
-    pl_keys_sign (signer, bytes, size, signature);
-    Passerelle__Receipt receipt = PASSERELLE__RECEIPT__INIT;
-    receipt.event_id.data = (uint8_t *) event_id;
-    receipt.event_id.len = PL_EVENT_ID_SIZE;
-    receipt.recipient = (char *) recipient;
-    receipt.received_at_ms = at;
-    receipt.signature.data = signature;
-    receipt.signature.len = sizeof signature;
-    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
-    msg.body_case = PASSERELLE__MESSAGE__BODY_RECEIPT;
-    msg.receipt = &receipt;
-    return pl_wire_pack (&msg);
-}
-
 START_TEST (check_receipt_only_by_the_recipient_over_what_is_owed)
 {
     uint8_t id [PL_EVENT_ID_SIZE], owed [PL_HASH_SIZE], other [PL_HASH_SIZE];
@@ -285,11 +264,11 @@ START_TEST (check_receipt_only_by_the_recipient_over_what_is_owed)
     randombytes_buf (owed, sizeof owed);
     randombytes_buf (other, sizeof other);
     pb_inbound_t in [5];
-    s_inbound (&in [0], s_receipt_frame (s_programme, "programme-b", id, owed), &s_programme_agency);
-    s_inbound (&in [1], s_receipt_frame (s_programme, "programme-b", id, other), &s_programme_agency);
-    s_inbound (&in [2], s_receipt_frame (s_police, "programme-b", id, owed), &s_programme_agency);
-    s_inbound (&in [3], s_receipt_frame (s_programme, "police-a", id, owed), &s_programme_agency);
-    s_inbound (&in [4], s_receipt_frame (s_programme, "programme-b", id, owed), &s_programme_agency);
+    s_inbound (&in [0], pl_wire_receipt (s_programme, "programme-b", id, owed), &s_programme_agency);
+    s_inbound (&in [1], pl_wire_receipt (s_programme, "programme-b", id, other), &s_programme_agency);
+    s_inbound (&in [2], pl_wire_receipt (s_police, "programme-b", id, owed), &s_programme_agency);
+    s_inbound (&in [3], pl_wire_receipt (s_programme, "police-a", id, owed), &s_programme_agency);
+    s_inbound (&in [4], pl_wire_receipt (s_programme, "programme-b", id, owed), &s_programme_agency);
     for (int i = 0; i < 4; i++) {
         in [i].owed = 0;
         memcpy (in [i].owed_hash, owed, PL_HASH_SIZE);
