@@ -238,6 +238,13 @@ main (int argc, char *argv [])
         free (config);
         return s_fail (PB_AUDIT_ERROR, "%s", err);
     }
+    //  A broker that was killed left acknowledged batches in its journal:
+    //  the store shows them once it starts again
+    size_t pending = pb_store_redo_pending (pb_audit_store (audit));
+    if (pending)
+        fprintf (stderr, "passerelle-audit: note: the broker's redo journal holds %zu batches "
+                 "the store does not show yet (the broker was stopped without a flush: it "
+                 "replays them when it starts)\n", pending);
     int rc = PB_AUDIT_OK;
     if (streq (cmd->name, "verify")) {
         //  The broker's public key: its .pub twin, so no secret is needed

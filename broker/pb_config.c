@@ -17,6 +17,7 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
     config->checkpoint_interval_ms = 10000;
     config->gap_grace_ms = 60000;
     config->verify_threads = -1;
+    config->store_flush_ms = 50;
 
     pl_zpl_t *zpl = pl_zpl_load (path, err, err_size);
     if (!zpl)
@@ -26,7 +27,7 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
     static const char *top [] = { "broker", NULL };
     static const char *allowed [] = { "key", "endpoint", "directory", "state", "policy",
                                       "max-message", "map-size", "checkpoint-interval", "gap-grace", "origin",
-                                      "verify-threads", "verbose", NULL };
+                                      "verify-threads", "store-flush", "verbose", NULL };
     zconfig_t *broker = zconfig_locate (root, "broker");
     if (pl_zpl_check_names (zpl, root, top, err, err_size) != 0)
         goto done;
@@ -112,6 +113,13 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
             goto done;
         }
         config->verify_threads = strcmp (value, "auto") == 0? -1: (int) threads;
+    }
+    if ((node = zconfig_locate (broker, "store-flush"))
+    &&  (pl_parse_duration (zconfig_value (node), &config->store_flush_ms) != 0
+         || config->store_flush_ms > 10000)) {
+        pl_zpl_error (zpl, node, err, err_size, "store-flush: expected a duration from 0 to 10s, "
+                      "such as 50ms (0: every batch commits the store itself)");
+        goto done;
     }
     if ((node = zconfig_locate (broker, "verbose"))) {
         const char *value = zconfig_value (node);

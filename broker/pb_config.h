@@ -12,6 +12,7 @@
  *          gap-grace = 60s                how long missing sequence numbers may arrive late
  *          origin = passerelle.example    the log's name in checkpoints
  *          verify-threads = auto          signature checkers beside the server thread
+ *          store-flush = 50ms             how often journaled batches go into LMDB (0: each)
  *          verbose = 0                    1: log every delivery and receipt
  *
  *  Relative paths are relative to the configuration file's folder, so a
@@ -33,7 +34,8 @@ typedef struct {
     uint64_t checkpoint_interval_ms;
     uint64_t gap_grace_ms;          /* a gap in a publisher's numbers is reported after this */
     char origin [96];               /* the log's name in checkpoints; default: broker id */
-    int verify_threads;             /* helpers for signature checks; -1: one per extra core */
+    int verify_threads;
+    uint64_t store_flush_ms;        /* 0: every batch is a durable LMDB commit (no journal) */             /* helpers for signature checks; -1: one per extra core */
     int verbose;
 } pb_config_t;
 

@@ -151,6 +151,19 @@ s_handle_checkpoint_timer (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  Journaled batches go into LMDB at least this often, so that a reader in
+//  another process (passerelle-audit) is never far behind, even when idle
+static int
+s_handle_flush_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    server_t *self = arg;
+    if (pb_store_flush_if_due (self->broker.store))
+        log_warn ("store: %s", pb_store_error (self->broker.store));
+    return 0;
+}
+
 //  --------------------------------------------------------------------------
 //  Reload
 
@@ -296,6 +309,10 @@ s_server_start (server_t *self)
         log_warn ("%s", err);
         return -1;
     }
+    if (pb_store_use_journal (broker->store, (int64_t) config->store_flush_ms)) {
+        log_warn ("%s", pb_store_error (broker->store));
+        return -1;
+    }
     if (!(broker->sharing = pb_sharing_new (config->policy_path, broker->store, err, sizeof err))) {
         log_warn ("cannot load the policy: %s", err);
         return -1;
@@ -331,6 +348,8 @@ s_server_start (server_t *self)
     zloop_reader (self->loop, self->router, pb_server_handle_router, self);
     zloop_timer (self->loop, 1000, 0, s_handle_tick, self);
     zloop_timer (self->loop, (size_t) config->checkpoint_interval_ms, 0, s_handle_checkpoint_timer, self);
+    if (config->store_flush_ms)
+        zloop_timer (self->loop, (size_t) config->store_flush_ms, 0, s_handle_flush_timer, self);
     char detail [512], z85 [41];
     snprintf (detail, sizeof detail, "started: policy %s (%zu rules), %zu agencies in the directory",
               pol_policy_version (pb_sharing_policy (broker->sharing)),

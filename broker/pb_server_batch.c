@@ -458,6 +458,10 @@ pb_server_commit (server_t *self)
         }
         zlist_destroy (&waiting);
     }
+    //  After what this batch produced went out: a flush is the one long
+    //  wait here, and nobody waits on it
+    if (pb_store_flush_if_due (broker->store))
+        log_warn ("store: %s", pb_store_error (broker->store));
     s_trim_memory (self);
 }
 

@@ -12,11 +12,10 @@
 #include "pb_store_int.h"
 #include "pl_log.h"
 
-//  Named databases; the layout is documented in the README.
-#define DB_COUNT  13
+#define DB_COUNT  PB_STORE_DB_COUNT
 
 static const char *META_SCHEMA = "schema";
-static const char *META_LOG_SIZE = "log_size";
+static const char *META_LOG_SIZE = PB_STORE_META_LOG_SIZE;
 
 //  --------------------------------------------------------------------------
 //  Small helpers
@@ -116,9 +115,8 @@ s_node_put (void *ctx, unsigned level, uint64_t index, const uint8_t *hash)
 
 static const pl_merkle_storage_t s_storage = { s_node_get, s_node_put };
 
-//  (Re)open the in-memory tree at size, reading its right edge in txn.
-static int
-s_tree_open (pb_store_t *self, MDB_txn *txn, uint64_t size)
+int
+pb_store_tree_open (pb_store_t *self, MDB_txn *txn, uint64_t size)
 {
     pl_merkle_destroy (&self->tree);
     MDB_txn *saved = self->txn;
@@ -161,6 +159,10 @@ pb_store_read_begin (pb_store_t *self, MDB_txn **txn)
         *txn = self->batch.txn;
         return 0;
     }
+    if (self->folded) {
+        *txn = self->txn = self->folded;
+        return 0;
+    }
     int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, txn);
     if (rc)
         return pb_store_lmdb_fail (self, rc, "begin read transaction");
@@ -170,7 +172,7 @@ pb_store_read_begin (pb_store_t *self, MDB_txn **txn)
         uint64_t size;
         if (pb_store_meta_get_u64 (self, *txn, META_LOG_SIZE, strlen (META_LOG_SIZE), &size)
         || ((!self->tree || pl_merkle_size (self->tree) != size)
-            && s_tree_open (self, *txn, size))) {
+            && pb_store_tree_open (self, *txn, size))) {
             mdb_txn_abort (*txn);
             self->txn = NULL;
             return -1;
@@ -185,7 +187,8 @@ pb_store_read_end (pb_store_t *self, MDB_txn *txn)
 {
     if (self->batch_open && txn == self->batch.txn)
         return;
-    mdb_txn_abort (txn);
+    if (txn != self->folded)
+        mdb_txn_abort (txn);
     self->txn = NULL;
 }
 
@@ -239,7 +242,10 @@ pb_batch_room (pb_batch_t *self, size_t extra)
     pb_store_t *store = self->store;
     //  Written bytes cost about twice their size in pages (page fill, copies
     //  of the branch pages above them), plus a few pages per database
-    size_t need = store->used_bytes + 2 * (self->bytes + extra) + 8 * store->page_size;
+    //  Batches folded into one long transaction cost more: it cannot reuse
+    //  the pages it frees, so count each as a full copy of its paths
+    size_t need = store->used_bytes + 2 * (store->folded_bytes + self->bytes + extra)
+                + (8 + 32 * store->folded_batches) * store->page_size;
     if (need > store->limit_bytes) {
         pb_store_fail (store, "store full: %zu of %zu bytes in use, publishes refused above %zu "
                        "(raise the map size)", store->used_bytes, store->map_size,
@@ -284,6 +290,7 @@ s_open_dbs (pb_store_t *self, MDB_txn *txn)
     for (int i = 0; i < DB_COUNT; i++) {
         int rc = mdb_dbi_open (txn, dbs [i].name,
                                dbs [i].flags | (self->read_only? 0: MDB_CREATE), dbs [i].dbi);
+        self->dbs [i] = *dbs [i].dbi;
         if (rc == MDB_NOTFOUND)
             return pb_store_fail (self, "not a passerelle store: database '%s' is missing",
                                   dbs [i].name);
@@ -301,7 +308,12 @@ s_open_meta (pb_store_t *self, MDB_txn *txn, uint64_t *size)
 {
     MDB_val k = { strlen (META_SCHEMA), (void *) META_SCHEMA }, v;
     int rc = mdb_get (txn, self->meta, &k, &v);
-    if (rc == MDB_NOTFOUND && !self->read_only) {
+    bool older = rc == 0 && v.mv_size == 4 && ((const uint8_t *) v.mv_data) [3] < PB_STORE_SCHEMA
+              && ((const uint8_t *) v.mv_data) [0] == 0;
+    if ((rc == MDB_NOTFOUND || older) && !self->read_only) {
+        //  A new store, or one from before the redo journal: stamped now,
+        //  so that an older passerelle refuses it rather than ignore the
+        //  journal this one may leave behind
         uint8_t schema [4] = { 0, 0, 0, PB_STORE_SCHEMA };
         v.mv_size = 4;
         v.mv_data = schema;
@@ -398,8 +410,9 @@ pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size
         pb_store_lmdb_fail (self, rc, "begin open transaction");
         goto failed;
     }
-    if (s_open_dbs (self, txn) || s_open_meta (self, txn, &size)
-    ||  s_tree_open (self, txn, size))
+    if (s_open_dbs (self, txn) || pb_store_redo_open (self, dir, txn)
+    ||  s_open_meta (self, txn, &size)
+    ||  pb_store_tree_open (self, txn, size))
         goto failed;
     if ((rc = mdb_txn_commit (txn))) {      //  keeps the database handles
         txn = NULL;
@@ -417,6 +430,7 @@ failed:
     if (txn)
         mdb_txn_abort (txn);
     pl_merkle_destroy (&self->tree);
+    pb_redo_destroy (&self->redo);
     if (self->env)
         mdb_env_close (self->env);
     free (self);
@@ -432,6 +446,13 @@ pb_store_destroy (pb_store_t **self_p)
             pb_batch_t *batch = &self->batch;
             pb_batch_abort (&batch);
         }
+        //  A stop with batches not yet in LMDB: fold them in now, so that
+        //  a reader sees them (were it to fail, the journal still has them)
+        if (self->folded && pb_store_flush (self))
+            log_warn ("store: at close: %s", self->error);
+        if (self->folded)
+            mdb_txn_abort (self->folded);
+        pb_redo_destroy (&self->redo);
         pl_merkle_destroy (&self->tree);
         mdb_env_close (self->env);
         free (self);
@@ -463,8 +484,23 @@ pb_store_begin (pb_store_t *self)
         pb_store_fail (self, "begin batch: the Merkle tree could not be restored");
         return NULL;
     }
-    MDB_txn *txn;
-    int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (self->broken) {
+        pb_store_fail (self, "begin batch: the redo journal could not be synced; restart the "
+                       "broker (it replays what the journal holds)");
+        return NULL;
+    }
+    //  Journaled, pages a long transaction frees are not reused before it
+    //  commits: near the limit, or after a batch found the map full, flush
+    //  first so that this batch starts with them back
+    if (self->folded && (self->flush_soon || !pb_store_accepts_publish (self))) {
+        self->flush_soon = false;
+        if (pb_store_flush (self))
+            return NULL;
+    }
+    MDB_txn *txn, *parent = NULL;
+    if (self->flush_ms && !(parent = pb_store_folded (self)))
+        return NULL;
+    int rc = mdb_txn_begin (self->env, parent, 0, &txn);
     if (rc) {
         pb_store_lmdb_fail (self, rc, "begin write transaction");
         return NULL;
@@ -473,7 +509,7 @@ pb_store_begin (pb_store_t *self)
     //  turns): then our right edge is stale; take the stored one
     uint64_t size;
     if (pb_store_meta_get_u64 (self, txn, META_LOG_SIZE, strlen (META_LOG_SIZE), &size)
-    || (size != self->committed_size && s_tree_open (self, txn, size))) {
+    || (size != self->committed_size && pb_store_tree_open (self, txn, size))) {
         mdb_txn_abort (txn);
         return NULL;
     }
@@ -481,6 +517,8 @@ pb_store_begin (pb_store_t *self)
     self->batch = (pb_batch_t) { self, txn, 0, 0 };
     self->batch_open = true;
     self->txn = txn;
+    if (self->redo)
+        pb_redo_clear (self->redo);
     return &self->batch;
 }
 
@@ -498,6 +536,11 @@ s_batch_end (pb_store_t *self, bool committed)
     }
     if (self->tree && pl_merkle_size (self->tree) == self->committed_size)
         return;
+    if (self->folded) {         //  what the batch nested in holds the edge
+        if (pb_store_tree_open (self, self->folded, self->committed_size))
+            log_warn ("store: %s", self->error);
+        return;
+    }
     MDB_txn *txn;
     int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn);
     if (rc) {
@@ -506,7 +549,7 @@ s_batch_end (pb_store_t *self, bool committed)
         log_warn ("store: %s", self->error);
         return;
     }
-    if (s_tree_open (self, txn, self->committed_size))
+    if (pb_store_tree_open (self, txn, self->committed_size))
         log_warn ("store: %s", self->error);
     mdb_txn_abort (txn);
 }
@@ -540,9 +583,19 @@ pb_batch_commit (pb_batch_t **batch_p)
     }
     if (rc != 0) {
         mdb_txn_abort (self->txn);
+        store->flush_soon = rc == PB_STORE_FULL && store->folded;
         log_warn ("store: batch aborted: %s", store->error);
         s_batch_end (store, false);
         return rc;
+    }
+    if (store->flush_ms) {
+        if (pb_store_redo_commit (self)) {
+            log_warn ("store: batch aborted: %s", store->error);
+            s_batch_end (store, false);
+            return -1;
+        }
+        s_batch_end (store, true);
+        return 0;
     }
     int mrc = mdb_txn_commit (self->txn);
     if (mrc) {
@@ -583,7 +636,7 @@ pb_batch_put (pb_batch_t *self, MDB_dbi dbi, const void *key, size_t ksize,
     if (rc)
         return pb_batch_lmdb_fail (self, rc, op);
     self->bytes += ksize + vsize;
-    return 0;
+    return pb_store_redo_note (self, PB_REDO_PUT, dbi, flags, key, ksize, val, vsize);
 }
 
 int
@@ -598,7 +651,8 @@ pb_batch_del (pb_batch_t *self, MDB_dbi dbi, const void *key, size_t ksize,
         return 1;
     if (rc)
         return pb_batch_lmdb_fail (self, rc, op);
-    return 0;
+    return pb_store_redo_note (self, val? PB_REDO_DEL_ONE: PB_REDO_DEL_KEY, dbi, 0,
+                               key, ksize, val, vsize);
 }
 
 int

@@ -23,6 +23,12 @@
  *  event is durable (default LMDB flags: commit = fsync), and events that
  *  arrive while one commit is in progress share the next one.
  *
+ *  Journaled (pb_store_use_journal, the broker's mode): pb_batch_commit
+ *  makes the batch durable as one record of the redo journal (pb_redo.h)
+ *  and folds it into a long LMDB transaction that pb_store_flush commits;
+ *  the open replays what the journal holds beyond the store. The guarantee
+ *  to the caller is the same: 0 means durable.
+ *
  *  Reading: the readers (pb_store_log_*, pb_store_queue_*, ...) see the open
  *  batch's own writes when the caller has a batch open on this handle, and
  *  otherwise the last committed state. Each read is its own short LMDB read
@@ -56,8 +62,9 @@
 #include <stdint.h>
 
 //  Layout version written in the meta database. A store with a newer one is
-//  refused at open ("written by a newer passerelle").
-#define PB_STORE_SCHEMA           1
+//  refused at open ("written by a newer passerelle"). 2: the redo journal
+//  (an older broker would ignore it); a writer stamps an older store 2.
+#define PB_STORE_SCHEMA           2
 //  Default map size: 1 GiB of address space (not disk) per broker.
 #define PB_STORE_MAP_SIZE_DEFAULT ((size_t) 1 << 30)
 //  Bounds on what becomes part of an LMDB key (max key size is 511).
@@ -103,6 +110,29 @@ int pb_batch_commit (pb_batch_t **batch_p);
 
 //  Forget everything the batch did, including its Merkle appends.
 void pb_batch_abort (pb_batch_t **batch_p);
+
+//  --------------------------------------------------------------------------
+//  Journaled commits (the broker's mode; see pb_redo.h and pb_store_redo.c)
+
+//  From now on a batch commits by writing its writes to the redo journal
+//  (DIR/redo) and syncing that: one sequential write instead of a full
+//  LMDB commit. LMDB gets the batches durably at pb_store_flush, which
+//  pb_store_flush_if_due does every flush_ms (and at 8 MiB of journal).
+//  Other processes see the store as of the last flush. 0: every batch
+//  commits LMDB (the default). A writer's open always replays the journal.
+//  0, or -1 (the journal cannot be created; reason in pb_store_error).
+int pb_store_use_journal (pb_store_t *self, int64_t flush_ms);
+
+//  Commit the batches folded since the last flush to LMDB, durably. 0, or
+//  -1 (reason in pb_store_error; nothing is lost: the journal holds them).
+int pb_store_flush (pb_store_t *self);
+int pb_store_flush_if_due (pb_store_t *self);
+
+//  Read-only handles: how many journal records the store did not hold at
+//  open while no writer held the journal: what a broker that was killed
+//  replays at its next start. (A running broker's last few milliseconds
+//  are not counted: they reach the store at its next flush.)
+size_t pb_store_redo_pending (pb_store_t *self);
 
 //  True while a publish would still fit under the publish limit (see Space).
 bool pb_store_accepts_publish (pb_store_t *self);

@@ -11,6 +11,13 @@
 #include <lmdb.h>
 #include "pb_store.h"
 #include "pl_merkle.h"
+#include "pb_redo.h"
+
+//  Named databases; the layout is documented in the README.
+#define PB_STORE_DB_COUNT 13
+//  meta keys: the log's size, the last redo record LMDB holds
+#define PB_STORE_META_LOG_SIZE "log_size"
+#define PB_STORE_META_REDO_SEQ "redo_seq"
 
 struct _pb_batch_t {
     pb_store_t *store;
@@ -24,6 +31,7 @@ struct _pb_store_t {
     bool read_only;
     MDB_dbi meta, log, merkle, events, case_idx, agency_idx,
             queue, queue_ev, queue_due, consents, cases, seq, checkpoints;
+    MDB_dbi dbs [PB_STORE_DB_COUNT];    //  the same, by the number the redo journal uses
     pl_merkle_t *tree;
     void *map_start;                //  LMDB's map of the file, once found (pb_store_trim_map)
     size_t map_length;
@@ -34,6 +42,19 @@ struct _pb_store_t {
     uint64_t merkle_reads;
     pb_batch_t batch;
     bool batch_open;
+    //  Journaled commits (pb_store_use_journal): a batch is durable once its
+    //  record is in the redo journal; LMDB gets it as a nested transaction
+    //  of `folded`, committed (durably) by pb_store_flush.
+    pb_redo_t *redo;                //  writers only
+    uint64_t redo_seq;              //  last record written (meta "redo_seq" in folded)
+    int64_t flush_ms;               //  0: not journaled, every batch commits LMDB
+    MDB_txn *folded;                //  batches since the last flush, or NULL
+    int64_t folded_since_ms;
+    size_t folded_bytes;            //  their written bytes (space estimate)
+    size_t folded_batches;
+    size_t redo_pending;            //  read-only: journal records LMDB does not hold yet
+    bool flush_soon;                //  a batch found the map full: flush before the next
+    bool broken;                    //  the journal could not be synced: refuse until restart
     size_t page_size, map_size, used_bytes, high_water_bytes, limit_bytes;
     char error [512];
 };
@@ -66,6 +87,20 @@ void pb_store_read_end (pb_store_t *self, MDB_txn *txn);
 int pb_store_meta_get_u64 (pb_store_t *self, MDB_txn *txn, const void *key, size_t ksize,
                            uint64_t *value);
 int pb_batch_meta_add (pb_batch_t *self, const void *key, size_t ksize, int64_t delta);
+
+//  The redo journal's part (pb_store_redo.c). At open, in the open
+//  transaction: a writer replays what LMDB lacks, a reader counts it.
+int pb_store_redo_open (pb_store_t *self, const char *dir, MDB_txn *txn);
+//  Journaled: the transaction batches nest in (begun when none is open).
+MDB_txn *pb_store_folded (pb_store_t *self);
+//  Journaled: note a write the batch made, for its record.
+int pb_store_redo_note (pb_batch_t *batch, int kind, MDB_dbi dbi, unsigned flags,
+                        const void *key, size_t ksize, const void *val, size_t vsize);
+//  Journaled: make the batch durable in the journal, then fold it in.
+//  0, or -1 with the batch aborted (reason in the store's error).
+int pb_store_redo_commit (pb_batch_t *batch);
+//  (Re)open the Merkle tree at size reading its right edge in txn.
+int pb_store_tree_open (pb_store_t *self, MDB_txn *txn, uint64_t size);
 
 void pb_put_be64 (uint8_t *out, uint64_t value);
 uint64_t pb_get_be64 (const uint8_t *in);

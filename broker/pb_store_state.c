@@ -171,13 +171,9 @@ pb_batch_case_add (pb_batch_t *self, const char *case_ref, const char *agency)
         return 0;
     if (rc != MDB_NOTFOUND)
         return pb_batch_lmdb_fail (self, rc, "look up case member");
-    rc = mdb_put (self->txn, self->store->cases, &k, &v, MDB_NODUPDATA);
-    if (rc == MDB_KEYEXIST)
-        return 0;
-    if (rc)
-        return pb_batch_lmdb_fail (self, rc, "add case member");
-    self->bytes += clen + alen;
-    return 0;
+    rc = pb_batch_put (self, self->store->cases, case_ref, clen, agency, alen, MDB_NODUPDATA,
+                       "add case member");
+    return rc < 0? rc: 0;
 }
 
 int

@@ -207,12 +207,16 @@ START_TEST (the_broker_killed_at_random_moments_loses_nothing_acknowledged)
         usleep ((useconds_t) (300000 + rand () % 900000));
         ck_assert_int_eq (pe_net_kill_broker (net, SIGKILL), 0);
         usleep ((useconds_t) (rand () % 300000));
-        //  Every other restart without signature-check threads: the server
-        //  thread checks alone, the other path through pb_verifier
+        //  Every other restart without signature-check threads (the server
+        //  thread checks alone, the other path through pb_verifier) and
+        //  without the redo journal; the others keep up to 1 s of batches
+        //  in the journal alone
         ck_assert_msg (pe_net_start_broker (net, round % 2? "    checkpoint-interval = 500ms\n"
-                                                 "    verify-threads = 0\n":
+                                                 "    verify-threads = 0\n"
+                                                 "    store-flush = 0\n":
                                             "    checkpoint-interval = 500ms\n"
-                                            "    verify-threads = 3\n") == 0,
+                                            "    verify-threads = 3\n"
+                                            "    store-flush = 1s\n") == 0,
                        "broker did not restart after SIGKILL (seed %u)", seed);
     }
     ck_assert_int_eq (waitpid (stream, NULL, 0), stream);
@@ -227,6 +231,45 @@ START_TEST (the_broker_killed_at_random_moments_loses_nothing_acknowledged)
     s_assert_delivered_once (net, taken, EVENTS, 20000);
     ck_assert_int_eq (pe_net_stop_broker (net), 0);
     s_assert_log_sound (net, count);
+    pe_net_destroy (&net);
+}
+END_TEST
+
+static pe_result_t
+s_audit (pe_net_t *net, const char *command, const char *arg)
+{
+    char bin [1200], cfg [1200];
+    const char *dir = getenv ("PASSERELLE_BIN");
+    snprintf (bin, sizeof bin, "%s/passerelle-audit", dir? dir: "build/bin");
+    snprintf (cfg, sizeof cfg, "%s", pe_net_path (net, "broker.cfg"));
+    char *argv [] = { bin, "-c", cfg, (char *) command, (char *) arg, NULL };
+    return pe_run (argv, NULL, 60000);
+}
+
+//  What was acknowledged and then lived only in the redo journal (the
+//  broker killed before its next flush) is replayed at the restart:
+//  delivered once, in the log once; an auditor looking before the restart
+//  is told the store does not show it yet.
+START_TEST (acknowledged_events_in_the_journal_alone_survive_a_kill)
+{
+    pe_net_t *net = s_pair ("    store-flush = 10s\n");
+    for (int n = 0; n < 2; n++)
+        ck_assert_int_eq (s_publish (net, n, "j"), 0);
+    ck_assert_int_eq (pe_net_kill_broker (net, SIGKILL), 0);
+    pe_result_t r = s_audit (net, "case", "C-DUR-1");
+    ck_assert_msg (strstr (r.err, "the broker's redo journal holds") && !strstr (r.out, "publish"),
+                   "before the restart: %s / %s", r.out, r.err);
+    pe_result_free (&r);
+    ck_assert_int_eq (pe_net_start_broker (net, "    store-flush = 10s\n"), 0);
+    ck_assert (pe_net_wait_log (net, "broker", "batches from the redo journal", 5000));
+    bool taken [EVENTS] = { true, true };
+    s_assert_delivered_once (net, taken, 2, 20000);
+    ck_assert_int_eq (pe_net_stop_broker (net), 0);
+    r = s_audit (net, "case", "C-DUR-1");
+    ck_assert_msg (!strstr (r.err, "redo journal") && strstr (r.out, "publish"),
+                   "after the restart: %s / %s", r.out, r.err);
+    pe_result_free (&r);
+    s_assert_log_sound (net, 2);
     pe_net_destroy (&net);
 }
 END_TEST
@@ -358,6 +401,7 @@ test_suite (void)
     tcase_set_timeout (tc, 240);
     tcase_add_test (tc, the_broker_killed_at_random_moments_loses_nothing_acknowledged);
     tcase_add_test (tc, agents_killed_at_random_moments_lose_nothing_and_deliver_once);
+    tcase_add_test (tc, acknowledged_events_in_the_journal_alone_survive_a_kill);
     tcase_add_test (tc, a_full_store_refuses_publishes_cleanly_and_keeps_delivering);
     tcase_add_test (tc, an_agent_notices_a_broker_that_rewrites_its_log);
     tcase_add_test (tc, an_agency_gets_a_verified_proof_that_its_event_is_in_the_log);

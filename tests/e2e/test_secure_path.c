@@ -332,6 +332,11 @@ START_TEST (bad_files_and_bad_requests_get_clear_errors)
     ck_assert_msg (strstr (log, "broker.cfg:7: verify-threads: expected auto or a number from 0 "
                            "to 8"), "%s", log);
     free (log);
+    ck_assert_int_eq (pe_net_start_broker (net, "    store-flush = 1h\n"), -1);
+    log = pe_net_log (net, "broker");
+    ck_assert_msg (strstr (log, "broker.cfg:7: store-flush: expected a duration from 0 to 10s"),
+                   "%s", log);
+    free (log);
     ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
     //  A secret key readable by others is refused, naming the fix
     chmod (pe_net_path (net, "police-paris.key"), 0644);

@@ -3,12 +3,15 @@
  *  Each test works in its own temporary directory, compares the store's
  *  Merkle tree with an in-memory pl_merkle fed the same entries, and checks
  *  what survives a reopen, an abort, a full map, a reader in another process
- *  and a kill -9 in the middle of appending. The queues and the registries
- *  have their own suite, test_store_queue.c.  */
+ *  and a kill -9 in the middle of appending. The tests marked "both ways"
+ *  run once with every batch an LMDB commit and once journaled (the
+ *  broker's mode: batches durable in the redo journal, LMDB at a flush).
+ *  The queues and the registries have their own suite, test_store_queue.c.  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,10 +28,12 @@
 
 static char s_dir [64];
 static char s_err [512];
+static int64_t s_flush_ms;          //  s_open's journal interval (0: none)
 
 static void
 s_setup (void)
 {
+    s_flush_ms = 0;
     strcpy (s_dir, "/tmp/test_store.XXXXXX");
     ck_assert_ptr_nonnull (mkdtemp (s_dir));
 }
@@ -41,6 +46,8 @@ s_teardown (void)
     unlink (path);
     snprintf (path, sizeof path, "%s/lock.mdb", s_dir);
     unlink (path);
+    snprintf (path, sizeof path, "%s/redo", s_dir);
+    unlink (path);
     rmdir (s_dir);
 }
 
@@ -49,6 +56,7 @@ s_open (size_t map_size)
 {
     pb_store_t *store = pb_store_open (s_dir, map_size, false, s_err, sizeof s_err);
     ck_assert_msg (store, "open: %s", s_err);
+    ck_assert_int_eq (pb_store_use_journal (store, s_flush_ms), 0);
     return store;
 }
 
@@ -112,6 +120,7 @@ s_popcount (uint64_t n)
 
 START_TEST (reopen_keeps_everything)
 {
+    s_flush_ms = _i? 1000: 0;         //  both ways
     pb_store_t *store = s_open (0);
     s_check_root (store, 0, 7);
     s_append (store, 0, 700, 7);
@@ -160,6 +169,7 @@ END_TEST
 
 START_TEST (abort_leaves_no_trace)
 {
+    s_flush_ms = _i? 1000: 0;         //  both ways
     pb_store_t *store = s_open (0);
     s_append (store, 0, 10, 3);
     uint8_t root_before [H], root [H], buf [512];
@@ -209,6 +219,7 @@ END_TEST
 
 START_TEST (proofs_verify)
 {
+    s_flush_ms = _i? 1000: 0;         //  both ways
     pb_store_t *store = s_open (0);
     s_append (store, 0, 3000, 11);
     s_append (store, 3000, 3001, 11);
@@ -246,6 +257,7 @@ s_collect (uint64_t index, const uint8_t *entry, size_t size, void *arg)
 
 START_TEST (case_and_agency_indexes)
 {
+    s_flush_ms = _i? 1000: 0;         //  both ways
     pb_store_t *store = s_open (0);
     s_append (store, 0, 100, 10);
     s_append (store, 100, 200, 10);
@@ -288,6 +300,7 @@ END_TEST
 
 START_TEST (full_map_refuses_and_recovers)
 {
+    s_flush_ms = _i? 1000: 0;         //  both ways
     pb_store_t *store = s_open (256 * 1024);
     uint8_t buf [512], frame [300], hash [H] = { 1 };
     memset (frame, 0xab, sizeof frame);
@@ -377,11 +390,10 @@ END_TEST
 //  --------------------------------------------------------------------------
 //  Open errors
 
-START_TEST (newer_schema_refused)
+//  The schema stamp, read (and, with value, written) behind the store's back
+static unsigned
+s_schema (const uint8_t *value)
 {
-    pb_store_t *store = s_open (0);
-    pb_store_destroy (&store);
-    //  Stamp a future schema version as a newer build would
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
@@ -390,13 +402,47 @@ START_TEST (newer_schema_refused)
     ck_assert_int_eq (mdb_env_open (env, s_dir, 0, 0600), 0);
     ck_assert_int_eq (mdb_txn_begin (env, NULL, 0, &txn), 0);
     ck_assert_int_eq (mdb_dbi_open (txn, "meta", 0, &dbi), 0);
-    uint8_t v [4] = { 0, 0, 0, 99 };
-    MDB_val key = { 6, "schema" }, val = { 4, v };
-    ck_assert_int_eq (mdb_put (txn, dbi, &key, &val, 0), 0);
+    MDB_val key = { 6, "schema" }, val = { 4, (void *) value };
+    if (value)
+        ck_assert_int_eq (mdb_put (txn, dbi, &key, &val, 0), 0);
+    ck_assert_int_eq (mdb_get (txn, dbi, &key, &val), 0);
+    ck_assert_uint_eq (val.mv_size, 4);
+    unsigned schema = ((const uint8_t *) val.mv_data) [3];
     ck_assert_int_eq (mdb_txn_commit (txn), 0);
     mdb_env_close (env);
+    return schema;
+}
+
+START_TEST (older_schema_stamped_by_a_writer)
+{
+    pb_store_t *store = s_open (0);
+    s_append (store, 0, 5, 2);
+    pb_store_destroy (&store);
+    ck_assert_uint_eq (s_schema (NULL), PB_STORE_SCHEMA);
+    //  A store from before the redo journal: readers leave it as it is,
+    //  the first writer stamps it, and everything in it is still there
+    static const uint8_t one [4] = { 0, 0, 0, 1 };
+    ck_assert_uint_eq (s_schema (one), 1);
+    pb_store_t *reader = pb_store_open (s_dir, 0, true, s_err, sizeof s_err);
+    ck_assert_msg (reader, "%s", s_err);
+    pb_store_destroy (&reader);
+    ck_assert_uint_eq (s_schema (NULL), 1);
+    store = s_open (0);
+    s_check_root (store, 5, 2);
+    pb_store_destroy (&store);
+    ck_assert_uint_eq (s_schema (NULL), 2);
+}
+END_TEST
+
+START_TEST (newer_schema_refused)
+{
+    pb_store_t *store = s_open (0);
+    pb_store_destroy (&store);
+    //  Stamp a future schema version as a newer build would
+    static const uint8_t v [4] = { 0, 0, 0, 99 };
+    ck_assert_uint_eq (s_schema (v), 99);
     ck_assert_ptr_null (pb_store_open (s_dir, 0, false, s_err, sizeof s_err));
-    ck_assert_msg (strstr (s_err, "schema version 99 is newer than this build's (1)"), "%s", s_err);
+    ck_assert_msg (strstr (s_err, "schema version 99 is newer than this build's (2)"), "%s", s_err);
     ck_assert_ptr_null (pb_store_open (s_dir, 0, true, s_err, sizeof s_err));
     ck_assert (strstr (s_err, "schema version 99"));
 }
@@ -568,10 +614,102 @@ START_TEST (trim_map_gives_pages_back)
 }
 END_TEST
 
+//  Journaled: another process sees the batches once they are flushed;
+//  until then it is told how many it does not see.
+START_TEST (journaled_batches_reach_readers_at_flush)
+{
+    s_flush_ms = 100000;
+    pb_store_t *store = s_open (0);
+    s_append (store, 0, 40, 4);
+    s_append (store, 40, 60, 4);
+    //  This handle reads its own batches
+    s_check_root (store, 60, 4);
+    //  Another handle does not see them; the writer holds the journal, so
+    //  they are not leftovers to report either
+    pb_store_t *reader = pb_store_open (s_dir, 0, true, s_err, sizeof s_err);
+    ck_assert_msg (reader, "open read-only: %s", s_err);
+    ck_assert_uint_eq (pb_store_log_size (reader), 0);
+    ck_assert_uint_eq (pb_store_redo_pending (reader), 0);
+    pb_store_destroy (&reader);
+    //  Not due yet; then forced
+    ck_assert_int_eq (pb_store_flush_if_due (store), 0);
+    reader = pb_store_open (s_dir, 0, true, s_err, sizeof s_err);
+    ck_assert_uint_eq (pb_store_log_size (reader), 0);
+    pb_store_destroy (&reader);
+    ck_assert_int_eq (pb_store_flush (store), 0);
+    reader = pb_store_open (s_dir, 0, true, s_err, sizeof s_err);
+    ck_assert_msg (reader, "open read-only: %s", s_err);
+    ck_assert_uint_eq (pb_store_redo_pending (reader), 0);
+    s_check_root (reader, 60, 4);
+    pb_store_destroy (&reader);
+    //  A second writer (another process: LMDB wants one handle per process)
+    //  may open the store between flushes, but not journal in it
+    pid_t pid = fork ();
+    ck_assert_int_ge (pid, 0);
+    if (pid == 0) {
+        pb_store_t *second = pb_store_open (s_dir, 0, false, s_err, sizeof s_err);
+        bool refused = second && pb_store_use_journal (second, 50) == -1
+                    && strstr (pb_store_error (second), "in use by another process");
+        _exit (refused? 0: 1);
+    }
+    int status;
+    ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+    ck_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    //  After the flush the journal starts over: a batch, then a reopen
+    //  (which flushes at close) keeps all 70
+    s_append (store, 60, 70, 4);
+    pb_store_destroy (&store);
+    s_flush_ms = 0;
+    store = s_open (0);
+    s_check_root (store, 70, 4);
+    pb_store_destroy (&store);
+}
+END_TEST
+
+//  Journaled, a journal that cannot grow (a full disk; here a file size
+//  limit): the batch is refused with the reason, nothing of it is kept,
+//  the batches before and after it are.
+START_TEST (journal_write_failure_refuses_the_batch)
+{
+    s_flush_ms = 100000;
+    pb_store_t *store = s_open (0);
+    s_append (store, 0, 10, 4);
+    struct rlimit saved, limit;
+    ck_assert_int_eq (getrlimit (RLIMIT_FSIZE, &saved), 0);
+    limit = saved;
+    limit.rlim_cur = 64 * 1024;
+    signal (SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq (setrlimit (RLIMIT_FSIZE, &limit), 0);
+    pb_batch_t *batch = pb_store_begin (store);
+    ck_assert_ptr_nonnull (batch);
+    uint8_t buf [512];
+    for (uint64_t i = 10; i < 400; i++)
+        ck_assert_int_eq (pb_batch_log_append (batch, buf, s_entry (i, 4, buf), NULL), 0);
+    ck_assert_int_eq (pb_batch_commit (&batch), -1);
+    ck_assert_ptr_nonnull (strstr (pb_store_error (store), "redo journal"));
+    ck_assert_ptr_nonnull (strstr (pb_store_error (store), "File too large"));
+    s_check_root (store, 10, 4);
+    //  The next batch goes where the refused one was cut off
+    s_append (store, 10, 20, 4);
+    ck_assert_int_eq (setrlimit (RLIMIT_FSIZE, &saved), 0);
+    signal (SIGXFSZ, SIG_DFL);
+    s_check_root (store, 20, 4);
+    pb_store_destroy (&store);
+    s_flush_ms = 0;
+    store = s_open (0);
+    s_check_root (store, 20, 4);
+    pb_store_destroy (&store);
+}
+END_TEST
+
+//  Rounds: every batch an LMDB commit; journaled and never flushed (all
+//  that survives comes from the journal); journaled with a flush due every
+//  20 ms (the kill lands between flushes, or inside one).
 START_TEST (crash_keeps_committed_batches)
 {
     srand ((unsigned) time (NULL) ^ (unsigned) getpid ());
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < 6; round++) {
+        int64_t flush_ms = round % 3 == 0? 0: round % 3 == 1? 100000: 20;
         int fds [2];
         ck_assert_int_eq (pipe (fds), 0);
         pid_t pid = fork ();
@@ -579,7 +717,7 @@ START_TEST (crash_keeps_committed_batches)
         if (pid == 0) {
             close (fds [0]);
             pb_store_t *store = pb_store_open (s_dir, 0, false, s_err, sizeof s_err);
-            if (!store)
+            if (!store || pb_store_use_journal (store, flush_ms))
                 _exit (1);
             uint64_t n = pb_store_log_size (store);
             uint8_t buf [512];
@@ -588,7 +726,7 @@ START_TEST (crash_keeps_committed_batches)
                 for (int k = 0; k < 10; k++)
                     if (!batch || pb_batch_log_append (batch, buf, s_entry (n + k, 9, buf), NULL))
                         _exit (1);
-                if (pb_batch_commit (&batch))
+                if (pb_batch_commit (&batch) || pb_store_flush_if_due (store))
                     _exit (1);
                 n += 10;
                 //  Told only after the commit returned: durable by then
@@ -606,6 +744,15 @@ START_TEST (crash_keeps_committed_batches)
         while (read (fds [0], &n, sizeof n) == sizeof n)
             reported = n;
         close (fds [0]);
+        if (flush_ms == 100000 && reported > 0) {
+            //  LMDB itself lacks this round's batches: the journal has them
+            pb_store_t *reader = pb_store_open (s_dir, 0, true, s_err, sizeof s_err);
+            ck_assert_msg (reader, "open read-only: %s", s_err);
+            ck_assert_uint_gt (pb_store_redo_pending (reader), 0);
+            ck_assert_uint_lt (pb_store_log_size (reader), reported);
+            pb_store_destroy (&reader);
+        }
+        s_flush_ms = 0;
         pb_store_t *store = s_open (0);
         uint64_t size = pb_store_log_size (store);
         ck_assert_msg (size >= reported, "size %llu < committed %llu",
@@ -625,16 +772,19 @@ test_suite (void)
     TCase *tc = tcase_create ("store");
     tcase_add_checked_fixture (tc, s_setup, s_teardown);
     tcase_set_timeout (tc, 60);
-    tcase_add_test (tc, reopen_keeps_everything);
-    tcase_add_test (tc, abort_leaves_no_trace);
-    tcase_add_test (tc, proofs_verify);
-    tcase_add_test (tc, case_and_agency_indexes);
-    tcase_add_test (tc, full_map_refuses_and_recovers);
+    tcase_add_loop_test (tc, reopen_keeps_everything, 0, 2);
+    tcase_add_loop_test (tc, abort_leaves_no_trace, 0, 2);
+    tcase_add_loop_test (tc, proofs_verify, 0, 2);
+    tcase_add_loop_test (tc, case_and_agency_indexes, 0, 2);
+    tcase_add_loop_test (tc, full_map_refuses_and_recovers, 0, 2);
     tcase_add_test (tc, newer_schema_refused);
+    tcase_add_test (tc, older_schema_stamped_by_a_writer);
     tcase_add_test (tc, not_a_store_refused);
     tcase_add_test (tc, reader_process_while_writing);
     tcase_add_test (tc, second_writer_process_followed);
     tcase_add_test (tc, crash_keeps_committed_batches);
+    tcase_add_test (tc, journaled_batches_reach_readers_at_flush);
+    tcase_add_test (tc, journal_write_failure_refuses_the_batch);
     tcase_add_test (tc, trim_map_gives_pages_back);
     suite_add_tcase (suite, tc);
     return suite;

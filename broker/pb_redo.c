@@ -1,0 +1,352 @@
+/*  pb_redo: the redo journal ahead of the broker's LMDB store. The file
+ *  format, the generations and why the journal exists are in pb_redo.h.  */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sodium.h>
+#include "pb_redo.h"
+
+#define MAGIC       "PBR1"
+#define HEAD_SIZE   16          //  magic, body length, sequence number
+#define HASH_SIZE   16
+#define OP_HEAD     14          //  kind, database, flags, key length, value length
+//  A record larger than this is not one the broker wrote (a batch is
+//  bounded well below it): reading stops there rather than allocate it
+#define BODY_MAX    ((size_t) 1 << 30)
+
+struct _pb_redo_t {
+    int fd;                     //  -1: read-only on a store without a journal
+    bool in_use;                //  read-only: a writer holds the journal
+    bool locked;                //  this handle holds it
+    char path [4096];
+    uint8_t *record;            //  head + operations gathered, then the hash
+    size_t size, capacity;
+    off_t end;                  //  where the next record goes
+    char error [512];
+};
+
+static int
+s_fail (pb_redo_t *self, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (self->error, sizeof self->error, fmt, args);
+    va_end (args);
+    return -1;
+}
+
+static void
+s_put_be32 (uint8_t *out, uint32_t value)
+{
+    for (int i = 3; i >= 0; i--, value >>= 8)
+        out [i] = (uint8_t) value;
+}
+
+static uint32_t
+s_get_be32 (const uint8_t *in)
+{
+    return (uint32_t) in [0] << 24 | (uint32_t) in [1] << 16 | (uint32_t) in [2] << 8 | in [3];
+}
+
+static void
+s_put_be64 (uint8_t *out, uint64_t value)
+{
+    for (int i = 7; i >= 0; i--, value >>= 8)
+        out [i] = (uint8_t) value;
+}
+
+static uint64_t
+s_get_be64 (const uint8_t *in)
+{
+    return (uint64_t) s_get_be32 (in) << 32 | s_get_be32 (in + 4);
+}
+
+pb_redo_t *
+pb_redo_open (const char *dir, bool read_only, char *err, size_t err_size)
+{
+    pb_redo_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_size, "redo journal: out of memory");
+        return NULL;
+    }
+    self->fd = -1;
+    self->size = HEAD_SIZE;
+    snprintf (self->path, sizeof self->path, "%s/redo", dir);
+    self->fd = open (self->path, (read_only? O_RDONLY: O_RDWR) | O_CLOEXEC);
+    if (self->fd < 0 && errno != ENOENT) {
+        snprintf (err, err_size, "redo journal %s: %s", self->path, strerror (errno));
+        free (self);
+        return NULL;
+    }
+    //  A writer holds an exclusive lock for as long as it runs
+    if (read_only && self->fd >= 0)
+        self->in_use = flock (self->fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    return self;
+}
+
+int
+pb_redo_start (pb_redo_t *self)
+{
+    if (self->locked)
+        return 0;
+    if (self->fd < 0)
+        self->fd = open (self->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (self->fd < 0)
+        return s_fail (self, "redo journal %s: create: %s", self->path, strerror (errno));
+    //  Two writers would each think the journal theirs; LMDB's own lock
+    //  only makes them take turns
+    if (flock (self->fd, LOCK_EX | LOCK_NB) != 0) {
+        s_fail (self, "redo journal %s: %s", self->path, errno == EWOULDBLOCK?
+                "in use by another process (a broker running on this store?)": strerror (errno));
+        close (self->fd);
+        self->fd = -1;
+        return -1;
+    }
+    self->locked = true;
+    self->end = 0;
+    return 0;
+}
+
+void
+pb_redo_destroy (pb_redo_t **self_p)
+{
+    if (self_p && *self_p) {
+        pb_redo_t *self = *self_p;
+        if (self->fd >= 0)
+            close (self->fd);
+        free (self->record);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+const char *
+pb_redo_error (pb_redo_t *self)
+{
+    return self->error;
+}
+
+//  --------------------------------------------------------------------------
+//  Reading
+
+//  The whole file in memory (it holds at most a few flush intervals)
+static int
+s_read_all (pb_redo_t *self, uint8_t **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    if (self->fd < 0)
+        return 0;
+    struct stat st;
+    if (fstat (self->fd, &st) != 0)
+        return s_fail (self, "redo journal %s: stat: %s", self->path, strerror (errno));
+    if (st.st_size == 0)
+        return 0;
+    *data = malloc ((size_t) st.st_size);
+    if (!*data)
+        return s_fail (self, "redo journal %s: out of memory for %lld bytes", self->path,
+                       (long long) st.st_size);
+    while (*size < (size_t) st.st_size) {
+        ssize_t got = pread (self->fd, *data + *size, (size_t) st.st_size - *size, (off_t) *size);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        *size += (size_t) got;
+    }
+    return 0;
+}
+
+//  Size of the whole record at data (head, body, hash) if it is whole and
+//  its hash is right, else 0.
+static size_t
+s_record_at (const uint8_t *data, size_t size)
+{
+    if (size < HEAD_SIZE + HASH_SIZE || memcmp (data, MAGIC, 4) != 0)
+        return 0;
+    size_t body = s_get_be32 (data + 4);
+    if (body > BODY_MAX || body > size - HEAD_SIZE - HASH_SIZE)
+        return 0;
+    uint8_t hash [HASH_SIZE];
+    crypto_generichash (hash, HASH_SIZE, data, HEAD_SIZE + body, NULL, 0);
+    if (sodium_memcmp (hash, data + HEAD_SIZE + body, HASH_SIZE) != 0)
+        return 0;
+    return HEAD_SIZE + body + HASH_SIZE;
+}
+
+static int
+s_replay_body (pb_redo_t *self, uint64_t seq, const uint8_t *body, size_t size,
+               pb_redo_apply_fn *apply, void *arg)
+{
+    size_t at = 0;
+    while (at < size) {
+        if (size - at < OP_HEAD)
+            return s_fail (self, "redo journal %s: record %llu: operation cut short",
+                           self->path, (unsigned long long) seq);
+        const uint8_t *head = body + at;
+        pb_redo_op_t op = {
+            .kind = head [0], .db = head [1], .flags = s_get_be32 (head + 2),
+            .key_size = s_get_be32 (head + 6), .value_size = s_get_be32 (head + 10)
+        };
+        at += OP_HEAD;
+        if (op.key_size > size - at || op.value_size > size - at - op.key_size)
+            return s_fail (self, "redo journal %s: record %llu: operation longer than its record",
+                           self->path, (unsigned long long) seq);
+        op.key = body + at;
+        op.value = op.kind == PB_REDO_DEL_KEY? NULL: body + at + op.key_size;
+        at += op.key_size + op.value_size;
+        int rc = apply (arg, &op);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int
+pb_redo_replay (pb_redo_t *self, uint64_t applied, size_t max, pb_redo_apply_fn *apply,
+                void *arg, uint64_t *last, size_t *records)
+{
+    *last = applied;
+    *records = 0;
+    uint8_t *data;
+    size_t size;
+    if (s_read_all (self, &data, &size))
+        return -1;
+    int rc = 0;
+    size_t at = 0, whole;
+    uint64_t previous = 0;
+    while (rc == 0 && (max == 0 || *records < max)
+       &&  (whole = s_record_at (data + at, size - at)) > 0) {
+        uint64_t seq = s_get_be64 (data + at + 8);
+        if (at > 0 && seq != previous + 1)
+            break;                  //  an older generation's leftovers
+        if (seq > applied + *records + 1) {
+            rc = s_fail (self, "redo journal %s: record %llu follows record %llu, which the store "
+                         "does not hold and the journal lacks (not this store's journal?)",
+                         self->path, (unsigned long long) seq,
+                         (unsigned long long) (applied + *records + 1));
+            break;
+        }
+        if (seq > applied) {
+            rc = s_replay_body (self, seq, data + at + HEAD_SIZE, whole - HEAD_SIZE - HASH_SIZE,
+                                apply, arg);
+            if (rc == 0) {
+                *last = seq;
+                (*records)++;
+            }
+        }
+        previous = seq;
+        at += whole;
+    }
+    free (data);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Writing
+
+void
+pb_redo_clear (pb_redo_t *self)
+{
+    self->size = HEAD_SIZE;
+}
+
+static int
+s_reserve (pb_redo_t *self, size_t more)
+{
+    if (self->capacity - self->size >= more && self->record)
+        return 0;
+    size_t capacity = self->capacity? self->capacity: 64 * 1024;
+    while (capacity - self->size < more)
+        capacity *= 2;
+    uint8_t *record = realloc (self->record, capacity);
+    if (!record)
+        return s_fail (self, "redo journal: out of memory for a %zu-byte record", capacity);
+    self->record = record;
+    self->capacity = capacity;
+    return 0;
+}
+
+int
+pb_redo_add (pb_redo_t *self, int kind, unsigned db, unsigned flags,
+             const void *key, size_t key_size, const void *value, size_t value_size)
+{
+    if (!value)
+        value_size = 0;
+    if (key_size > UINT32_MAX || value_size > UINT32_MAX
+    ||  s_reserve (self, OP_HEAD + key_size + value_size))
+        return -1;
+    uint8_t *head = self->record + self->size;
+    head [0] = (uint8_t) kind;
+    head [1] = (uint8_t) db;
+    s_put_be32 (head + 2, flags);
+    s_put_be32 (head + 6, (uint32_t) key_size);
+    s_put_be32 (head + 10, (uint32_t) value_size);
+    self->size += OP_HEAD;
+    memcpy (self->record + self->size, key, key_size);
+    self->size += key_size;
+    if (value_size)
+        memcpy (self->record + self->size, value, value_size);
+    self->size += value_size;
+    return 0;
+}
+
+int
+pb_redo_commit (pb_redo_t *self, uint64_t seq)
+{
+    if (!self->locked)
+        return s_fail (self, "redo journal %s: not started", self->path);
+    size_t body = self->size - HEAD_SIZE;
+    if (body > BODY_MAX)
+        return s_fail (self, "redo journal %s: a %zu-byte record is over the %zu-byte limit",
+                       self->path, body, BODY_MAX);
+    if (s_reserve (self, HASH_SIZE))
+        return -1;
+    memcpy (self->record, MAGIC, 4);
+    s_put_be32 (self->record + 4, (uint32_t) body);
+    s_put_be64 (self->record + 8, seq);
+    crypto_generichash (self->record + self->size, HASH_SIZE, self->record, self->size, NULL, 0);
+    size_t total = self->size + HASH_SIZE, done = 0;
+    while (done < total) {
+        ssize_t wrote = pwrite (self->fd, self->record + done, total - done, self->end + (off_t) done);
+        if (wrote < 0 && errno == EINTR)
+            continue;
+        if (wrote <= 0)
+            //  What went out is a torn record that reading stops at; the
+            //  next record is written over it
+            return s_fail (self, "redo journal %s: write: %s", self->path,
+                           wrote < 0? strerror (errno): "nothing written");
+        done += (size_t) wrote;
+    }
+    if (fdatasync (self->fd) != 0) {
+        s_fail (self, "redo journal %s: fdatasync: %s", self->path, strerror (errno));
+        return -2;
+    }
+    self->end += (off_t) total;
+    return 0;
+}
+
+bool
+pb_redo_in_use (pb_redo_t *self)
+{
+    return self->in_use;
+}
+
+void
+pb_redo_rewind (pb_redo_t *self)
+{
+    self->end = 0;
+}
+
+size_t
+pb_redo_size (pb_redo_t *self)
+{
+    return (size_t) self->end;
+}

@@ -1,0 +1,109 @@
+/*  pb_redo: the redo journal ahead of the broker's LMDB store.
+ *
+ *  Why it exists: a durable LMDB commit rewrites every B-tree page the
+ *  batch touched (35-55 random pages for a publish and a receipt) and
+ *  syncs twice; an append to one file and one fdatasync costs a tenth of
+ *  that. So a batch becomes durable by its writes (each put and delete, in
+ *  order) going into one record of this journal, synced, and only then is
+ *  anyone acknowledged; LMDB takes those same writes in a transaction that
+ *  pb_store commits (durably, the LMDB way) every few tens of milliseconds.
+ *  After a crash, pb_store replays the records that LMDB does not hold yet.
+ *
+ *  The file (DIR/redo, mode 0600) is a run of records:
+ *
+ *      "PBR1"  body length (be32)  sequence number (be64)  body
+ *      BLAKE2b-128 of everything before it in the record
+ *
+ *  and a body is a run of operations:
+ *
+ *      kind (1 put, 2 delete one value, 3 delete a key)  database (1 byte)
+ *      LMDB put flags (be32)  key length (be32)  value length (be32)  key  value
+ *
+ *  Generations: after LMDB holds everything (a flush), writing starts
+ *  again at offset 0 over the old records, so the file keeps its blocks and
+ *  a sync moves no file-system metadata. Reading starts at offset 0 and
+ *  takes records while each is whole, its hash right and its number the
+ *  previous one plus one: the older generation's leftovers, and a record
+ *  torn by a crash (never acknowledged: that comes after the sync), end it.
+ *
+ *  Errors: -1, with the reason (naming the file and the operation) in
+ *  pb_redo_error ().  */
+#ifndef PB_REDO_H_INCLUDED
+#define PB_REDO_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _pb_redo_t pb_redo_t;
+
+//  Kinds of operation.
+#define PB_REDO_PUT      1
+#define PB_REDO_DEL_ONE  2      //  delete one value of a key (DUPSORT)
+#define PB_REDO_DEL_KEY  3      //  delete a key and all its values
+
+//  One operation, as read back (key and value point into the journal).
+typedef struct {
+    int kind;
+    unsigned db;
+    unsigned flags;
+    const void *key;
+    size_t key_size;
+    const void *value;
+    size_t value_size;
+} pb_redo_op_t;
+
+//  Called for each operation of each record to replay, in order; a
+//  non-zero return stops the replay with that code.
+typedef int (pb_redo_apply_fn) (void *arg, const pb_redo_op_t *op);
+
+//  Open DIR/redo if there is one (a store without one has nothing to
+//  replay). NULL on failure with the reason in err.
+pb_redo_t *pb_redo_open (const char *dir, bool read_only, char *err, size_t err_size);
+
+//  Create DIR/redo (mode 0600) if it is not there yet, to write to it, and
+//  lock it (flock, exclusive) for as long as this handle lives: -1 with
+//  "in use by another process" when another writer has it.
+int pb_redo_start (pb_redo_t *self);
+
+//  Read-only handles: true when a writer holds the journal (a broker runs),
+//  so its records are batches of the last few milliseconds, not leftovers.
+bool pb_redo_in_use (pb_redo_t *self);
+
+void pb_redo_destroy (pb_redo_t **self_p);
+
+const char *pb_redo_error (pb_redo_t *self);
+
+//  Hand every operation of the records numbered after applied to apply, in
+//  order. *last gets the number of the last record replayed (applied when
+//  none), *records how many were. -1 on a read error, on records that
+//  start after applied + 1 (one is missing: the store and its journal do
+//  not belong together), or when apply fails.
+//  At most max records when max is not 0.
+int pb_redo_replay (pb_redo_t *self, uint64_t applied, size_t max, pb_redo_apply_fn *apply,
+                    void *arg, uint64_t *last, size_t *records);
+
+//  --------------------------------------------------------------------------
+//  Writing: one record per batch
+
+//  Forget the operations gathered so far (a batch starts or is aborted).
+void pb_redo_clear (pb_redo_t *self);
+
+//  Add an operation to the record being gathered. value NULL with kind
+//  PB_REDO_DEL_KEY. -1 only when memory runs out.
+int pb_redo_add (pb_redo_t *self, int kind, unsigned db, unsigned flags,
+                 const void *key, size_t key_size, const void *value, size_t value_size);
+
+//  Write the gathered operations as record seq and fdatasync. 0: durable.
+//  -1 and the file as before (a failed write is cut off again) when the
+//  write fails (a full disk); -2 when the sync fails: then what is on disk
+//  is unknown and the caller must stop trusting this journal.
+int pb_redo_commit (pb_redo_t *self, uint64_t seq);
+
+//  LMDB now holds every record: the next one is written at offset 0.
+void pb_redo_rewind (pb_redo_t *self);
+
+//  Bytes written in this generation (the flush policy reads it).
+size_t pb_redo_size (pb_redo_t *self);
+
+#endif

@@ -1,0 +1,297 @@
+/*  pb_store_redo: journaled commits, the broker's way of making a batch
+ *  durable without a full LMDB commit each time (pb_redo.h says why).
+ *
+ *      batch   a nested LMDB transaction inside `folded`; each put and
+ *              delete it makes is also noted for its redo record
+ *      commit  the record is written and fdatasync'd (now the batch is
+ *              durable: its publishers may be acknowledged), then the
+ *              nested transaction is merged into `folded` (memory only)
+ *      flush   `folded` is committed the LMDB way (data, fsync, meta,
+ *              fsync), every flush_ms or 8 MiB of journal; the journal's
+ *              next record then goes at offset 0
+ *      open    records after the one LMDB's meta "redo_seq" names are
+ *              replayed in the open transaction, which commits durably
+ *
+ *  Readers in this process see the batches folded in (they read in
+ *  `folded`); another process (passerelle-audit) sees the store as of the
+ *  last flush. An abort of one batch leaves the others untouched. If the
+ *  folded transaction is lost (LMDB fails to merge a batch or to commit a
+ *  flush), it is rebuilt from the journal, which holds every batch since
+ *  the last flush; if the journal cannot be synced, nothing more is
+ *  accepted until a restart replays it.  */
+#include <string.h>
+#include <czmq.h>
+#include "pb_store_int.h"
+#include "pl_log.h"
+
+//  A flush when this much is in the journal even if flush_ms has not passed
+#define FLUSH_BYTES  ((size_t) 8 << 20)
+
+static const char *REDO_SEQ = PB_STORE_META_REDO_SEQ;
+
+static int
+s_db_number (pb_store_t *self, MDB_dbi dbi)
+{
+    for (int i = 0; i < PB_STORE_DB_COUNT; i++)
+        if (self->dbs [i] == dbi)
+            return i;
+    return -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Replay
+
+typedef struct {
+    pb_store_t *store;
+    MDB_txn *txn;
+} replay_t;
+
+static int
+s_apply (void *arg, const pb_redo_op_t *op)
+{
+    replay_t *replay = arg;
+    pb_store_t *self = replay->store;
+    if (op->db >= PB_STORE_DB_COUNT)
+        return pb_store_fail (self, "redo journal: an operation on database %u, which this "
+                              "store does not have", op->db);
+    MDB_dbi dbi = self->dbs [op->db];
+    MDB_val k = { op->key_size, (void *) op->key }, v = { op->value_size, (void *) op->value };
+    int rc;
+    switch (op->kind) {
+        case PB_REDO_PUT:     rc = mdb_put (replay->txn, dbi, &k, &v, op->flags); break;
+        case PB_REDO_DEL_ONE: rc = mdb_del (replay->txn, dbi, &k, &v); break;
+        case PB_REDO_DEL_KEY: rc = mdb_del (replay->txn, dbi, &k, NULL); break;
+        default:
+            return pb_store_fail (self, "redo journal: unknown operation %d", op->kind);
+    }
+    //  The same writes on the same state succeed as they did the first time
+    return rc? pb_store_lmdb_fail (self, rc, "replay redo journal"): 0;
+}
+
+static int s_count (void *arg, const pb_redo_op_t *op) { (void) arg; (void) op; return 0; }
+
+//  Replay into txn what LMDB lacks (at most max records, 0: all); the
+//  meta counter follows.
+static int
+s_replay (pb_store_t *self, MDB_txn *txn, size_t max, size_t *records)
+{
+    uint64_t applied, last;
+    if (pb_store_meta_get_u64 (self, txn, REDO_SEQ, strlen (REDO_SEQ), &applied))
+        return -1;
+    replay_t replay = { self, txn };
+    self->error [0] = 0;
+    if (pb_redo_replay (self->redo, applied, max, s_apply, &replay, &last, records) != 0)
+        return self->error [0]? -1: pb_store_fail (self, "%s", pb_redo_error (self->redo));
+    self->redo_seq = last;
+    if (last == applied)
+        return 0;
+    uint8_t value [8];
+    pb_put_be64 (value, last);
+    MDB_val k = { strlen (REDO_SEQ), (void *) REDO_SEQ }, v = { 8, value };
+    int rc = mdb_put (txn, self->meta, &k, &v, 0);
+    return rc? pb_store_lmdb_fail (self, rc, "replay redo journal: write its number"): 0;
+}
+
+int
+pb_store_redo_open (pb_store_t *self, const char *dir, MDB_txn *txn)
+{
+    char err [600];
+    self->redo = pb_redo_open (dir, self->read_only, err, sizeof err);
+    if (!self->redo)
+        return pb_store_fail (self, "%s", err);
+    size_t records;
+    if (self->read_only) {
+        uint64_t applied, last;
+        if (pb_store_meta_get_u64 (self, txn, REDO_SEQ, strlen (REDO_SEQ), &applied))
+            return -1;
+        if (!pb_redo_in_use (self->redo)
+        &&  pb_redo_replay (self->redo, applied, 0, s_count, NULL, &last, &records) == 0)
+            self->redo_pending = records;
+        pb_redo_destroy (&self->redo);
+        return 0;
+    }
+    if (s_replay (self, txn, 0, &records))
+        return -1;
+    if (records)
+        log_info ("store: replayed %zu batches from the redo journal (up to record %llu)",
+                  records, (unsigned long long) self->redo_seq);
+    //  The open transaction commits them durably; then a new generation
+    pb_redo_rewind (self->redo);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The folded transaction
+
+MDB_txn *
+pb_store_folded (pb_store_t *self)
+{
+    if (self->folded)
+        return self->folded;
+    int rc = mdb_txn_begin (self->env, NULL, 0, &self->folded);
+    if (rc) {
+        self->folded = NULL;
+        pb_store_lmdb_fail (self, rc, "begin write transaction");
+        return NULL;
+    }
+    self->folded_since_ms = zclock_mono ();
+    self->folded_bytes = 0;
+    self->folded_batches = 0;
+    return self->folded;
+}
+
+//  The folded transaction was lost, or LMDB could not commit it (a map
+//  nearly full: a long transaction cannot reuse the pages it frees). Commit
+//  what the journal holds since the last flush one record per transaction,
+//  each as small as a batch committed on its own, so the map takes them as
+//  it took the batches. On failure nothing more is accepted.
+static void
+s_settle (pb_store_t *self)
+{
+    char why [512];
+    snprintf (why, sizeof why, "%s", self->error);
+    if (self->folded)
+        mdb_txn_abort (self->folded);
+    self->folded = NULL;
+    self->folded_bytes = 0;
+    self->folded_batches = 0;
+    size_t total = 0, records = 1;
+    uint64_t size = 0;
+    while (records > 0) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+        if (rc) {
+            pb_store_lmdb_fail (self, rc, "begin write transaction");
+            break;
+        }
+        if (s_replay (self, txn, 1, &records)
+        ||  pb_store_meta_get_u64 (self, txn, PB_STORE_META_LOG_SIZE,
+                                   strlen (PB_STORE_META_LOG_SIZE), &size)) {
+            mdb_txn_abort (txn);
+            break;
+        }
+        if (records == 0) {
+            rc = pb_store_tree_open (self, txn, size);
+            mdb_txn_abort (txn);
+            if (rc == 0) {
+                self->committed_size = size;
+                pb_redo_rewind (self->redo);
+                log_warn ("store: %s; committed the %zu batches since the last flush one by "
+                          "one from the redo journal", why, total);
+                return;
+            }
+            break;
+        }
+        if ((rc = mdb_txn_commit (txn))) {
+            pb_store_lmdb_fail (self, rc, "commit a batch from the redo journal");
+            break;
+        }
+        total++;
+    }
+    log_warn ("store: %s; cannot commit the redo journal's batches either (%s): refusing "
+              "batches until a restart", why, self->error);
+    self->broken = true;
+}
+
+int
+pb_store_redo_note (pb_batch_t *batch, int kind, MDB_dbi dbi, unsigned flags,
+                    const void *key, size_t ksize, const void *val, size_t vsize)
+{
+    pb_store_t *self = batch->store;
+    if (!self->flush_ms)
+        return 0;
+    int db = s_db_number (self, dbi);
+    if (db < 0 || pb_redo_add (self->redo, kind, (unsigned) db, flags, key, ksize, val, vsize)) {
+        pb_store_fail (self, "redo journal: %s", db < 0? "a write to an unknown database":
+                       pb_redo_error (self->redo));
+        if (batch->failed == 0)
+            batch->failed = -1;
+        return -1;
+    }
+    return 0;
+}
+
+int
+pb_store_redo_commit (pb_batch_t *batch)
+{
+    pb_store_t *self = batch->store;
+    uint8_t seq [8];
+    pb_put_be64 (seq, self->redo_seq + 1);
+    if (pb_batch_put (batch, self->meta, REDO_SEQ, strlen (REDO_SEQ), seq, 8, 0,
+                      "write redo record number")) {
+        mdb_txn_abort (batch->txn);
+        return -1;
+    }
+    int rc = pb_redo_commit (self->redo, self->redo_seq + 1);
+    if (rc) {
+        pb_store_fail (self, "%s", pb_redo_error (self->redo));
+        self->broken = rc == -2;
+        mdb_txn_abort (batch->txn);
+        return -1;
+    }
+    self->redo_seq++;
+    self->folded_bytes += batch->bytes;
+    self->folded_batches++;
+    rc = mdb_txn_commit (batch->txn);
+    if (rc) {
+        //  Durable in the journal but not merged: take it from there
+        pb_store_lmdb_fail (self, rc, "fold batch into the open transaction");
+        s_settle (self);
+        return self->broken? -1: 0;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Public part
+
+int
+pb_store_use_journal (pb_store_t *self, int64_t flush_ms)
+{
+    if (self->read_only || self->batch_open || flush_ms < 0)
+        return pb_store_fail (self, "use journal: %s", self->read_only? "store opened read-only":
+                              self->batch_open? "a batch is open": "negative interval");
+    if (flush_ms == 0 && pb_store_flush (self))
+        return -1;
+    if (flush_ms > 0 && pb_redo_start (self->redo))
+        return pb_store_fail (self, "%s", pb_redo_error (self->redo));
+    self->flush_ms = flush_ms;
+    return 0;
+}
+
+int
+pb_store_flush (pb_store_t *self)
+{
+    if (!self->folded)
+        return 0;
+    if (self->batch_open)
+        return pb_store_fail (self, "flush: a batch is open");
+    int rc = mdb_txn_commit (self->folded);
+    self->folded = NULL;
+    self->folded_bytes = 0;
+    self->folded_batches = 0;
+    if (rc) {
+        pb_store_lmdb_fail (self, rc, "flush batches into the store");
+        s_settle (self);
+        return self->broken? -1: 0;
+    }
+    pb_redo_rewind (self->redo);
+    return 0;
+}
+
+int
+pb_store_flush_if_due (pb_store_t *self)
+{
+    if (!self->folded || self->batch_open)
+        return 0;
+    if (zclock_mono () - self->folded_since_ms < self->flush_ms
+    &&  pb_redo_size (self->redo) < FLUSH_BYTES)
+        return 0;
+    return pb_store_flush (self);
+}
+
+size_t
+pb_store_redo_pending (pb_store_t *self)
+{
+    return self->redo_pending;
+}

@@ -1,0 +1,257 @@
+/*  test_redo: the redo journal's file (broker/pb_redo).
+ *
+ *  Records written, read back in order from any point; a torn or damaged
+ *  last record (a crash during its write: never acknowledged) ends the
+ *  replay without an error; a new generation written over an older one
+ *  shows only itself; a record missing before the ones the store lacks is
+ *  an error that names it; the file is 0600.  */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sodium.h>
+#include "pl_test.h"
+#include "pb_redo.h"
+
+static char s_dir [64], s_path [128], s_err [600];
+
+static void
+s_setup (void)
+{
+    ck_assert_int_ge (sodium_init (), 0);
+    strcpy (s_dir, "/tmp/test_redo.XXXXXX");
+    ck_assert_ptr_nonnull (mkdtemp (s_dir));
+    snprintf (s_path, sizeof s_path, "%s/redo", s_dir);
+}
+
+static void
+s_teardown (void)
+{
+    unlink (s_path);
+    rmdir (s_dir);
+}
+
+static pb_redo_t *
+s_open (bool read_only)
+{
+    pb_redo_t *redo = pb_redo_open (s_dir, read_only, s_err, sizeof s_err);
+    ck_assert_msg (redo, "open: %s", s_err);
+    return redo;
+}
+
+//  Record seq: a put of "k<seq>" = "v<seq>" of size bytes, then a delete
+static void
+s_write (pb_redo_t *redo, uint64_t seq, size_t size)
+{
+    char key [32], value [4096];
+    snprintf (key, sizeof key, "k%llu", (unsigned long long) seq);
+    memset (value, 'a' + (int) (seq % 26), sizeof value);
+    snprintf (value, sizeof value, "v%llu", (unsigned long long) seq);
+    pb_redo_clear (redo);
+    ck_assert_int_eq (pb_redo_add (redo, PB_REDO_PUT, 3, 0x10, key, strlen (key), value, size), 0);
+    ck_assert_int_eq (pb_redo_add (redo, PB_REDO_DEL_KEY, 7, 0, "gone", 4, NULL, 0), 0);
+    ck_assert_int_eq (pb_redo_commit (redo, seq), 0);
+}
+
+//  What a replay saw: the sequence number of each put, in order
+typedef struct {
+    uint64_t puts [64];
+    size_t count, deletes;
+} seen_t;
+
+static int
+s_collect (void *arg, const pb_redo_op_t *op)
+{
+    seen_t *seen = arg;
+    if (op->kind == PB_REDO_DEL_KEY) {
+        ck_assert_uint_eq (op->db, 7);
+        ck_assert_ptr_null (op->value);
+        ck_assert_int_eq (memcmp (op->key, "gone", 4), 0);
+        seen->deletes++;
+        return 0;
+    }
+    ck_assert_int_eq (op->kind, PB_REDO_PUT);
+    ck_assert_uint_eq (op->db, 3);
+    ck_assert_uint_eq (op->flags, 0x10);
+    char key [32];
+    ck_assert_uint_lt (op->key_size, sizeof key);
+    memcpy (key, op->key, op->key_size);
+    key [op->key_size] = 0;
+    uint64_t seq = strtoull (key + 1, NULL, 10);
+    char value [32];
+    snprintf (value, sizeof value, "v%llu", (unsigned long long) seq);
+    ck_assert_int_eq (memcmp (op->value, value, strlen (value)), 0);
+    seen->puts [seen->count++] = seq;
+    return 0;
+}
+
+static size_t
+s_replay (pb_redo_t *redo, uint64_t applied, seen_t *seen, uint64_t *last)
+{
+    memset (seen, 0, sizeof *seen);
+    size_t records;
+    ck_assert_msg (pb_redo_replay (redo, applied, 0, s_collect, seen, last, &records) == 0,
+                   "replay: %s", pb_redo_error (redo));
+    ck_assert_uint_eq (seen->count, records);
+    ck_assert_uint_eq (seen->deletes, records);
+    return records;
+}
+
+START_TEST (records_come_back_in_order)
+{
+    pb_redo_t *redo = s_open (false);
+    seen_t seen;
+    uint64_t last;
+    //  No file yet: nothing to replay, and nothing may be written
+    ck_assert_uint_eq (s_replay (redo, 0, &seen, &last), 0);
+    ck_assert_int_eq (pb_redo_commit (redo, 1), -1);
+    ck_assert_int_eq (pb_redo_start (redo), 0);
+    struct stat st;
+    ck_assert_int_eq (stat (s_path, &st), 0);
+    ck_assert_uint_eq (st.st_mode & 0777, 0600);
+    for (uint64_t seq = 1; seq <= 5; seq++)
+        s_write (redo, seq, 100 * seq);
+    ck_assert_uint_eq (s_replay (redo, 0, &seen, &last), 5);
+    ck_assert_uint_eq (last, 5);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_uint_eq (seen.puts [i], i + 1);
+    //  From where the store stands: only what it lacks
+    ck_assert_uint_eq (s_replay (redo, 3, &seen, &last), 2);
+    ck_assert_uint_eq (seen.puts [0], 4);
+    ck_assert_uint_eq (last, 5);
+    ck_assert_uint_eq (s_replay (redo, 5, &seen, &last), 0);
+    ck_assert_uint_eq (last, 5);
+    pb_redo_destroy (&redo);
+    ck_assert_ptr_null (redo);
+    //  Another handle (a restart) reads the same
+    redo = s_open (true);
+    ck_assert_uint_eq (s_replay (redo, 2, &seen, &last), 3);
+    pb_redo_destroy (&redo);
+}
+END_TEST
+
+START_TEST (torn_or_damaged_tail_ends_the_replay)
+{
+    pb_redo_t *redo = s_open (false);
+    ck_assert_int_eq (pb_redo_start (redo), 0);
+    for (uint64_t seq = 1; seq <= 3; seq++)
+        s_write (redo, seq, 1000);
+    size_t whole = pb_redo_size (redo);
+    s_write (redo, 4, 1000);
+    pb_redo_destroy (&redo);
+    seen_t seen;
+    uint64_t last;
+    //  A byte flipped inside the last record: its hash is wrong
+    int fd = open (s_path, O_RDWR);
+    ck_assert_int_ge (fd, 0);
+    char byte;
+    ck_assert_int_eq (pread (fd, &byte, 1, (off_t) whole + 100), 1);
+    byte ^= 0x20;
+    ck_assert_int_eq (pwrite (fd, &byte, 1, (off_t) whole + 100), 1);
+    redo = s_open (false);
+    ck_assert_uint_eq (s_replay (redo, 0, &seen, &last), 3);
+    ck_assert_uint_eq (last, 3);
+    pb_redo_destroy (&redo);
+    //  Cut in the middle of the last record: the same
+    ck_assert_int_eq (ftruncate (fd, (off_t) whole + 500), 0);
+    close (fd);
+    redo = s_open (false);
+    ck_assert_uint_eq (s_replay (redo, 0, &seen, &last), 3);
+    ck_assert_uint_eq (last, 3);
+    pb_redo_destroy (&redo);
+}
+END_TEST
+
+START_TEST (new_generation_hides_the_old)
+{
+    pb_redo_t *redo = s_open (false);
+    ck_assert_int_eq (pb_redo_start (redo), 0);
+    for (uint64_t seq = 1; seq <= 6; seq++)
+        s_write (redo, seq, 300);
+    size_t old_size = pb_redo_size (redo);
+    //  The store took all six (a flush): the next record goes first
+    pb_redo_rewind (redo);
+    ck_assert_uint_eq (pb_redo_size (redo), 0);
+    seen_t seen;
+    uint64_t last;
+    //  Right after the flush, before any new record: nothing to replay
+    ck_assert_uint_eq (s_replay (redo, 6, &seen, &last), 0);
+    //  Records of the same size as the old ones: the old 3..6 follow them
+    //  on disk, whole and with right hashes, and still must not be taken
+    s_write (redo, 7, 300);
+    s_write (redo, 8, 300);
+    struct stat st;
+    ck_assert_int_eq (stat (s_path, &st), 0);
+    ck_assert_uint_eq ((size_t) st.st_size, old_size);      //  written over, not appended
+    ck_assert_uint_eq (s_replay (redo, 6, &seen, &last), 2);
+    ck_assert_uint_eq (seen.puts [0], 7);
+    ck_assert_uint_eq (seen.puts [1], 8);
+    ck_assert_uint_eq (last, 8);
+    //  A store that took 7 already (flushed, then the crash came)
+    ck_assert_uint_eq (s_replay (redo, 7, &seen, &last), 1);
+    ck_assert_uint_eq (seen.puts [0], 8);
+    pb_redo_destroy (&redo);
+}
+END_TEST
+
+START_TEST (missing_record_is_an_error)
+{
+    pb_redo_t *redo = s_open (false);
+    ck_assert_int_eq (pb_redo_start (redo), 0);
+    s_write (redo, 4, 10);
+    s_write (redo, 5, 10);
+    seen_t seen = { .count = 0 };
+    uint64_t last;
+    size_t records;
+    //  The store holds up to 2: record 3 is nowhere
+    ck_assert_int_eq (pb_redo_replay (redo, 2, 0, s_collect, &seen, &last, &records), -1);
+    ck_assert_ptr_nonnull (strstr (pb_redo_error (redo), "record 4 follows record 3"));
+    ck_assert_uint_eq (seen.count, 0);
+    //  From 3 on it is whole
+    ck_assert_uint_eq (s_replay (redo, 3, &seen, &last), 2);
+    pb_redo_destroy (&redo);
+}
+END_TEST
+
+static int
+s_refuse (void *arg, const pb_redo_op_t *op)
+{
+    (void) op;
+    (*(int *) arg)++;
+    return -7;
+}
+
+START_TEST (apply_failure_stops_the_replay)
+{
+    pb_redo_t *redo = s_open (false);
+    ck_assert_int_eq (pb_redo_start (redo), 0);
+    s_write (redo, 1, 10);
+    s_write (redo, 2, 10);
+    int calls = 0;
+    uint64_t last;
+    size_t records;
+    ck_assert_int_eq (pb_redo_replay (redo, 0, 0, s_refuse, &calls, &last, &records), -7);
+    ck_assert_int_eq (calls, 1);
+    ck_assert_uint_eq (records, 0);
+    ck_assert_uint_eq (last, 0);
+    pb_redo_destroy (&redo);
+}
+END_TEST
+
+Suite *
+test_suite (void)
+{
+    Suite *suite = suite_create ("pb_redo");
+    TCase *tc = tcase_create ("redo");
+    tcase_add_checked_fixture (tc, s_setup, s_teardown);
+    tcase_add_test (tc, records_come_back_in_order);
+    tcase_add_test (tc, torn_or_damaged_tail_ends_the_replay);
+    tcase_add_test (tc, new_generation_hides_the_old);
+    tcase_add_test (tc, missing_record_is_an_error);
+    tcase_add_test (tc, apply_failure_stops_the_replay);
+    suite_add_tcase (suite, tc);
+    return suite;
+}
+
+PL_TEST_MAIN
