@@ -21,11 +21,26 @@
 //  bounded well below it): reading stops there rather than allocate it
 #define BODY_MAX    ((size_t) 1 << 30)
 
+//  One of the two files; -1 when absent (read-only, or not started)
+typedef struct {
+    int fd;
+    char path [4096];
+} file_t;
+
+//  The records read from the start of one file: whole, hashes right,
+//  numbers consecutive
+typedef struct {
+    uint8_t *data;
+    size_t size, end;           //  bytes read; bytes of the run
+    uint64_t first, last;       //  0, 0: no record
+} run_t;
+
 struct _pb_redo_t {
-    int fd;                     //  -1: read-only on a store without a journal
+    file_t files [2];
+    int current;                //  the file written now
     bool in_use;                //  read-only: a writer holds the journal
     bool locked;                //  this handle holds it
-    char path [4096];
+    char dir [4096];
     uint8_t *record;            //  head + operations gathered, then the hash
     size_t size, capacity;
     off_t end;                  //  where the next record goes
@@ -76,18 +91,23 @@ pb_redo_open (const char *dir, bool read_only, char *err, size_t err_size)
         snprintf (err, err_size, "redo journal: out of memory");
         return NULL;
     }
-    self->fd = -1;
     self->size = HEAD_SIZE;
-    snprintf (self->path, sizeof self->path, "%s/redo", dir);
-    self->fd = open (self->path, (read_only? O_RDONLY: O_RDWR) | O_CLOEXEC);
-    if (self->fd < 0 && errno != ENOENT) {
-        snprintf (err, err_size, "redo journal %s: %s", self->path, strerror (errno));
-        free (self);
-        return NULL;
+    self->files [0].fd = self->files [1].fd = -1;
+    snprintf (self->dir, sizeof self->dir, "%s", dir);
+    for (int i = 0; i < 2; i++) {
+        file_t *file = &self->files [i];
+        snprintf (file->path, sizeof file->path, "%s/redo.%d", dir, i);
+        file->fd = open (file->path, (read_only? O_RDONLY: O_RDWR) | O_CLOEXEC);
+        if (file->fd < 0 && errno != ENOENT) {
+            snprintf (err, err_size, "redo journal %s: %s", file->path, strerror (errno));
+            pb_redo_destroy (&self);
+            return NULL;
+        }
     }
-    //  A writer holds an exclusive lock for as long as it runs
-    if (read_only && self->fd >= 0)
-        self->in_use = flock (self->fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    //  A writer holds an exclusive lock on redo.0 for as long as it runs
+    if (read_only && self->files [0].fd >= 0)
+        self->in_use = flock (self->files [0].fd, LOCK_SH | LOCK_NB) != 0
+                    && errno == EWOULDBLOCK;
     return self;
 }
 
@@ -96,20 +116,21 @@ pb_redo_start (pb_redo_t *self)
 {
     if (self->locked)
         return 0;
-    if (self->fd < 0)
-        self->fd = open (self->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (self->fd < 0)
-        return s_fail (self, "redo journal %s: create: %s", self->path, strerror (errno));
+    for (int i = 0; i < 2; i++) {
+        file_t *file = &self->files [i];
+        if (file->fd < 0)
+            file->fd = open (file->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (file->fd < 0)
+            return s_fail (self, "redo journal %s: create: %s", file->path, strerror (errno));
+    }
     //  Two writers would each think the journal theirs; LMDB's own lock
     //  only makes them take turns
-    if (flock (self->fd, LOCK_EX | LOCK_NB) != 0) {
-        s_fail (self, "redo journal %s: %s", self->path, errno == EWOULDBLOCK?
-                "in use by another process (a broker running on this store?)": strerror (errno));
-        close (self->fd);
-        self->fd = -1;
-        return -1;
-    }
+    if (flock (self->files [0].fd, LOCK_EX | LOCK_NB) != 0)
+        return s_fail (self, "redo journal %s: %s", self->files [0].path, errno == EWOULDBLOCK?
+                       "in use by another process (a broker running on this store?)":
+                       strerror (errno));
     self->locked = true;
+    self->current = 0;
     self->end = 0;
     return 0;
 }
@@ -119,8 +140,9 @@ pb_redo_destroy (pb_redo_t **self_p)
 {
     if (self_p && *self_p) {
         pb_redo_t *self = *self_p;
-        if (self->fd >= 0)
-            close (self->fd);
+        for (int i = 0; i < 2; i++)
+            if (self->files [i].fd >= 0)
+                close (self->files [i].fd);
         free (self->record);
         free (self);
         *self_p = NULL;
@@ -136,25 +158,25 @@ pb_redo_error (pb_redo_t *self)
 //  --------------------------------------------------------------------------
 //  Reading
 
-//  The whole file in memory (it holds at most a few flush intervals)
+//  A whole file in memory (it holds at most one flush interval)
 static int
-s_read_all (pb_redo_t *self, uint8_t **data, size_t *size)
+s_read_all (pb_redo_t *self, file_t *file, uint8_t **data, size_t *size)
 {
     *data = NULL;
     *size = 0;
-    if (self->fd < 0)
+    if (file->fd < 0)
         return 0;
     struct stat st;
-    if (fstat (self->fd, &st) != 0)
-        return s_fail (self, "redo journal %s: stat: %s", self->path, strerror (errno));
+    if (fstat (file->fd, &st) != 0)
+        return s_fail (self, "redo journal %s: stat: %s", file->path, strerror (errno));
     if (st.st_size == 0)
         return 0;
     *data = malloc ((size_t) st.st_size);
     if (!*data)
-        return s_fail (self, "redo journal %s: out of memory for %lld bytes", self->path,
+        return s_fail (self, "redo journal %s: out of memory for %lld bytes", file->path,
                        (long long) st.st_size);
     while (*size < (size_t) st.st_size) {
-        ssize_t got = pread (self->fd, *data + *size, (size_t) st.st_size - *size, (off_t) *size);
+        ssize_t got = pread (file->fd, *data + *size, (size_t) st.st_size - *size, (off_t) *size);
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0)
@@ -181,6 +203,28 @@ s_record_at (const uint8_t *data, size_t size)
     return HEAD_SIZE + body + HASH_SIZE;
 }
 
+//  The run at the start of a file; it ends at the first record that is
+//  not whole, or not numbered one more than the one before (the leftovers
+//  of what the file held before it was last taken up again)
+static int
+s_run_read (pb_redo_t *self, file_t *file, run_t *run)
+{
+    memset (run, 0, sizeof *run);
+    if (s_read_all (self, file, &run->data, &run->size))
+        return -1;
+    size_t whole;
+    while ((whole = s_record_at (run->data + run->end, run->size - run->end)) > 0) {
+        uint64_t seq = s_get_be64 (run->data + run->end + 8);
+        if (run->end > 0 && seq != run->last + 1)
+            break;
+        if (run->end == 0)
+            run->first = seq;
+        run->last = seq;
+        run->end += whole;
+    }
+    return 0;
+}
+
 static int
 s_replay_body (pb_redo_t *self, uint64_t seq, const uint8_t *body, size_t size,
                pb_redo_apply_fn *apply, void *arg)
@@ -188,8 +232,8 @@ s_replay_body (pb_redo_t *self, uint64_t seq, const uint8_t *body, size_t size,
     size_t at = 0;
     while (at < size) {
         if (size - at < OP_HEAD)
-            return s_fail (self, "redo journal %s: record %llu: operation cut short",
-                           self->path, (unsigned long long) seq);
+            return s_fail (self, "redo journal in %s: record %llu: operation cut short",
+                           self->dir, (unsigned long long) seq);
         const uint8_t *head = body + at;
         pb_redo_op_t op = {
             .kind = head [0], .db = head [1], .flags = s_get_be32 (head + 2),
@@ -197,8 +241,8 @@ s_replay_body (pb_redo_t *self, uint64_t seq, const uint8_t *body, size_t size,
         };
         at += OP_HEAD;
         if (op.key_size > size - at || op.value_size > size - at - op.key_size)
-            return s_fail (self, "redo journal %s: record %llu: operation longer than its record",
-                           self->path, (unsigned long long) seq);
+            return s_fail (self, "redo journal in %s: record %llu: operation longer than its "
+                           "record", self->dir, (unsigned long long) seq);
         op.key = body + at;
         op.value = op.kind == PB_REDO_DEL_KEY? NULL: body + at + op.key_size;
         at += op.key_size + op.value_size;
@@ -209,43 +253,54 @@ s_replay_body (pb_redo_t *self, uint64_t seq, const uint8_t *body, size_t size,
     return 0;
 }
 
+//  The records of one run after applied, in order, continuing *last
+static int
+s_run_replay (pb_redo_t *self, run_t *run, uint64_t applied, size_t max,
+              pb_redo_apply_fn *apply, void *arg, uint64_t *last, size_t *records)
+{
+    size_t at = 0, whole;
+    while (at < run->end && (max == 0 || *records < max)) {
+        whole = s_record_at (run->data + at, run->end - at);
+        uint64_t seq = s_get_be64 (run->data + at + 8);
+        if (seq > *last + 1)
+            return s_fail (self, "redo journal in %s: record %llu follows record %llu, which the "
+                           "store does not hold and the journal lacks (not this store's journal?)",
+                           self->dir, (unsigned long long) seq, (unsigned long long) (*last + 1));
+        if (seq == *last + 1 && seq > applied) {
+            int rc = s_replay_body (self, seq, run->data + at + HEAD_SIZE,
+                                    whole - HEAD_SIZE - HASH_SIZE, apply, arg);
+            if (rc)
+                return rc;
+            *last = seq;
+            (*records)++;
+        }
+        at += whole;
+    }
+    return 0;
+}
+
 int
 pb_redo_replay (pb_redo_t *self, uint64_t applied, size_t max, pb_redo_apply_fn *apply,
                 void *arg, uint64_t *last, size_t *records)
 {
     *last = applied;
     *records = 0;
-    uint8_t *data;
-    size_t size;
-    if (s_read_all (self, &data, &size))
-        return -1;
-    int rc = 0;
-    size_t at = 0, whole;
-    uint64_t previous = 0;
-    while (rc == 0 && (max == 0 || *records < max)
-       &&  (whole = s_record_at (data + at, size - at)) > 0) {
-        uint64_t seq = s_get_be64 (data + at + 8);
-        if (at > 0 && seq != previous + 1)
-            break;                  //  an older generation's leftovers
-        if (seq > applied + *records + 1) {
-            rc = s_fail (self, "redo journal %s: record %llu follows record %llu, which the store "
-                         "does not hold and the journal lacks (not this store's journal?)",
-                         self->path, (unsigned long long) seq,
-                         (unsigned long long) (applied + *records + 1));
-            break;
-        }
-        if (seq > applied) {
-            rc = s_replay_body (self, seq, data + at + HEAD_SIZE, whole - HEAD_SIZE - HASH_SIZE,
-                                apply, arg);
-            if (rc == 0) {
-                *last = seq;
-                (*records)++;
-            }
-        }
-        previous = seq;
-        at += whole;
+    run_t runs [2];
+    int rc = s_run_read (self, &self->files [0], &runs [0]);
+    if (rc == 0)
+        rc = s_run_read (self, &self->files [1], &runs [1]);
+    else
+        memset (&runs [1], 0, sizeof runs [1]);
+    //  The older run first: the file written before the last switch holds
+    //  the records just before the other's (or only what the store has)
+    int first = runs [1].end && (!runs [0].end || runs [1].first < runs [0].first);
+    for (int i = 0; rc == 0 && i < 2; i++) {
+        run_t *run = &runs [i? !first: first];
+        if (run->end && run->last > applied)
+            rc = s_run_replay (self, run, applied, max, apply, arg, last, records);
     }
-    free (data);
+    free (runs [0].data);
+    free (runs [1].data);
     return rc;
 }
 
@@ -301,12 +356,13 @@ pb_redo_add (pb_redo_t *self, int kind, unsigned db, unsigned flags,
 int
 pb_redo_commit (pb_redo_t *self, uint64_t seq)
 {
+    file_t *file = &self->files [self->current];
     if (!self->locked)
-        return s_fail (self, "redo journal %s: not started", self->path);
+        return s_fail (self, "redo journal in %s: not started", self->dir);
     size_t body = self->size - HEAD_SIZE;
     if (body > BODY_MAX)
         return s_fail (self, "redo journal %s: a %zu-byte record is over the %zu-byte limit",
-                       self->path, body, BODY_MAX);
+                       file->path, body, BODY_MAX);
     if (s_reserve (self, HASH_SIZE))
         return -1;
     memcpy (self->record, MAGIC, 4);
@@ -315,18 +371,19 @@ pb_redo_commit (pb_redo_t *self, uint64_t seq)
     crypto_generichash (self->record + self->size, HASH_SIZE, self->record, self->size, NULL, 0);
     size_t total = self->size + HASH_SIZE, done = 0;
     while (done < total) {
-        ssize_t wrote = pwrite (self->fd, self->record + done, total - done, self->end + (off_t) done);
+        ssize_t wrote = pwrite (file->fd, self->record + done, total - done,
+                                self->end + (off_t) done);
         if (wrote < 0 && errno == EINTR)
             continue;
         if (wrote <= 0)
             //  What went out is a torn record that reading stops at; the
             //  next record is written over it
-            return s_fail (self, "redo journal %s: write: %s", self->path,
+            return s_fail (self, "redo journal %s: write: %s", file->path,
                            wrote < 0? strerror (errno): "nothing written");
         done += (size_t) wrote;
     }
-    if (fdatasync (self->fd) != 0) {
-        s_fail (self, "redo journal %s: fdatasync: %s", self->path, strerror (errno));
+    if (fdatasync (file->fd) != 0) {
+        s_fail (self, "redo journal %s: fdatasync: %s", file->path, strerror (errno));
         return -2;
     }
     self->end += (off_t) total;
@@ -340,8 +397,9 @@ pb_redo_in_use (pb_redo_t *self)
 }
 
 void
-pb_redo_rewind (pb_redo_t *self)
+pb_redo_switch (pb_redo_t *self)
 {
+    self->current = !self->current;
     self->end = 0;
 }
 

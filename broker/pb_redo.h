@@ -9,7 +9,7 @@
  *  pb_store commits (durably, the LMDB way) every few tens of milliseconds.
  *  After a crash, pb_store replays the records that LMDB does not hold yet.
  *
- *  The file (DIR/redo, mode 0600) is a run of records:
+ *  Two files, DIR/redo.0 and DIR/redo.1 (mode 0600), each a run of records:
  *
  *      "PBR1"  body length (be32)  sequence number (be64)  body
  *      BLAKE2b-128 of everything before it in the record
@@ -19,12 +19,17 @@
  *      kind (1 put, 2 delete one value, 3 delete a key)  database (1 byte)
  *      LMDB put flags (be32)  key length (be32)  value length (be32)  key  value
  *
- *  Generations: after LMDB holds everything (a flush), writing starts
- *  again at offset 0 over the old records, so the file keeps its blocks and
- *  a sync moves no file-system metadata. Reading starts at offset 0 and
- *  takes records while each is whole, its hash right and its number the
- *  previous one plus one: the older generation's leftovers, and a record
- *  torn by a crash (never acknowledged: that comes after the sync), end it.
+ *  Why two: the store commits LMDB with MDB_NOMETASYNC (one sync per flush,
+ *  not two), so a flush's meta page is durable only once the next flush has
+ *  synced. After flush N the journal switches files and writes the other one
+ *  again from offset 0: that one holds the records up to flush N-1, which
+ *  flush N's sync made durable; the records since N-1 stay in the file just
+ *  left. Writing from offset 0 over blocks the file already has means a sync
+ *  moves no file-system metadata. Reading takes, from the start of each
+ *  file, records while each is whole, its hash right and its number the
+ *  previous one plus one (a file's leftovers from before, and a record torn
+ *  by a crash, which was never acknowledged since that comes after the sync,
+ *  end it), then the two runs in order of their numbers.
  *
  *  Errors: -1, with the reason (naming the file and the operation) in
  *  pb_redo_error ().  */
@@ -57,13 +62,13 @@ typedef struct {
 //  non-zero return stops the replay with that code.
 typedef int (pb_redo_apply_fn) (void *arg, const pb_redo_op_t *op);
 
-//  Open DIR/redo if there is one (a store without one has nothing to
-//  replay). NULL on failure with the reason in err.
+//  Open DIR/redo.0 and .1 where they are (a store without them has nothing
+//  to replay). NULL on failure with the reason in err.
 pb_redo_t *pb_redo_open (const char *dir, bool read_only, char *err, size_t err_size);
 
-//  Create DIR/redo (mode 0600) if it is not there yet, to write to it, and
-//  lock it (flock, exclusive) for as long as this handle lives: -1 with
-//  "in use by another process" when another writer has it.
+//  Create the files (mode 0600) where they are not yet, to write to them,
+//  and lock redo.0 (flock, exclusive) for as long as this handle lives: -1
+//  with "in use by another process" when another writer has it.
 int pb_redo_start (pb_redo_t *self);
 
 //  Read-only handles: true when a writer holds the journal (a broker runs),
@@ -100,8 +105,9 @@ int pb_redo_add (pb_redo_t *self, int kind, unsigned db, unsigned flags,
 //  is unknown and the caller must stop trusting this journal.
 int pb_redo_commit (pb_redo_t *self, uint64_t seq);
 
-//  LMDB now holds every record: the next one is written at offset 0.
-void pb_redo_rewind (pb_redo_t *self);
+//  After a flush: write the other file, from offset 0. The caller
+//  guarantees that the store durably holds every record in it.
+void pb_redo_switch (pb_redo_t *self);
 
 //  Bytes written in this generation (the flush policy reads it).
 size_t pb_redo_size (pb_redo_t *self);

@@ -450,6 +450,8 @@ pb_store_destroy (pb_store_t **self_p)
         //  a reader sees them (were it to fail, the journal still has them)
         if (self->folded && pb_store_flush (self))
             log_warn ("store: at close: %s", self->error);
+        if (self->flush_ms && !self->read_only)
+            mdb_env_sync (self->env, 1);        //  the last flush's meta page
         if (self->folded)
             mdb_txn_abort (self->folded);
         pb_redo_destroy (&self->redo);

@@ -6,9 +6,10 @@
  *      commit  the record is written and fdatasync'd (now the batch is
  *              durable: its publishers may be acknowledged), then the
  *              nested transaction is merged into `folded` (memory only)
- *      flush   `folded` is committed the LMDB way (data, fsync, meta,
- *              fsync), every flush_ms or 8 MiB of journal; the journal's
- *              next record then goes at offset 0
+ *      flush   `folded` is committed the LMDB way (data, fsync, meta) with
+ *              MDB_NOMETASYNC, every flush_ms or 8 MiB of journal: the meta
+ *              page is synced by the next flush, so the journal keeps two
+ *              files and switches at each flush (pb_redo.h)
  *      open    records after the one LMDB's meta "redo_seq" names are
  *              replayed in the open transaction, which commits durably
  *
@@ -115,8 +116,8 @@ pb_store_redo_open (pb_store_t *self, const char *dir, MDB_txn *txn)
     if (records)
         log_info ("store: replayed %zu batches from the redo journal (up to record %llu)",
                   records, (unsigned long long) self->redo_seq);
-    //  The open transaction commits them durably; then a new generation
-    pb_redo_rewind (self->redo);
+    //  The open transaction commits them (fully synced: the journal is not in
+    //  use yet), after which both files hold nothing the store lacks
     return 0;
 }
 
@@ -173,9 +174,11 @@ s_settle (pb_store_t *self)
         if (records == 0) {
             rc = pb_store_tree_open (self, txn, size);
             mdb_txn_abort (txn);
+            if (rc == 0 && (rc = mdb_env_sync (self->env, 1)) != 0)
+                pb_store_lmdb_fail (self, rc, "sync the store");
             if (rc == 0) {
                 self->committed_size = size;
-                pb_redo_rewind (self->redo);
+                pb_redo_switch (self->redo);
                 log_warn ("store: %s; committed the %zu batches since the last flush one by "
                           "one from the redo journal", why, total);
                 return;
@@ -251,10 +254,19 @@ pb_store_use_journal (pb_store_t *self, int64_t flush_ms)
     if (self->read_only || self->batch_open || flush_ms < 0)
         return pb_store_fail (self, "use journal: %s", self->read_only? "store opened read-only":
                               self->batch_open? "a batch is open": "negative interval");
-    if (flush_ms == 0 && pb_store_flush (self))
-        return -1;
+    if (flush_ms == 0) {
+        int rc;
+        if (pb_store_flush (self))
+            return -1;
+        if ((rc = mdb_env_set_flags (self->env, MDB_NOMETASYNC, 0))
+        ||  (rc = mdb_env_sync (self->env, 1)))
+            return pb_store_lmdb_fail (self, rc, "sync the store");
+    }
     if (flush_ms > 0 && pb_redo_start (self->redo))
         return pb_store_fail (self, "%s", pb_redo_error (self->redo));
+    //  The journal covers a flush whose meta page is not synced yet
+    if (flush_ms > 0)
+        mdb_env_set_flags (self->env, MDB_NOMETASYNC, 1);
     self->flush_ms = flush_ms;
     return 0;
 }
@@ -275,7 +287,7 @@ pb_store_flush (pb_store_t *self)
         s_settle (self);
         return self->broken? -1: 0;
     }
-    pb_redo_rewind (self->redo);
+    pb_redo_switch (self->redo);
     return 0;
 }
 

@@ -181,9 +181,19 @@ bb_env_setup (bb_env_t *env)
     snprintf (path, sizeof path, "%s/directory.cfg", env->dir);
     if (s_write_file (path, text) != 0)
         return -1;
+    //  PASSERELLE_BENCH_BROKER_CFG: settings to add (e.g. "store-flush = 20ms"),
+    //  one per line, to compare them on this machine
+    const char *extra = getenv ("PASSERELLE_BENCH_BROKER_CFG");
+    char lines [1024] = "";
+    for (const char *at = extra; at && *at; ) {
+        size_t len = strcspn (at, "\n");
+        size_t used = strlen (lines);
+        snprintf (lines + used, sizeof lines - used, "    %.*s\n", (int) len, at);
+        at += len + (at [len] == '\n');
+    }
     snprintf (text, sizeof text, "broker\n    key = broker.key\n    endpoint = %s\n"
-              "    directory = directory.cfg\n    policy = %s\n    state = broker-state\n",
-              env->endpoint, env->policy);
+              "    directory = directory.cfg\n    policy = %s\n    state = broker-state\n%s",
+              env->endpoint, env->policy, lines);
     snprintf (path, sizeof path, "%s/broker.cfg", env->dir);
     return s_write_file (path, text);
 }

@@ -2,9 +2,10 @@
  *
  *  Records written, read back in order from any point; a torn or damaged
  *  last record (a crash during its write: never acknowledged) ends the
- *  replay without an error; a new generation written over an older one
- *  shows only itself; a record missing before the ones the store lacks is
- *  an error that names it; the file is 0600.  */
+ *  replay without an error; after a switch the other file is written over
+ *  and the records since the flush before stay readable; a record missing
+ *  before the ones the store lacks is an error that names it; the files
+ *  are 0600.  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 #include "pl_test.h"
 #include "pb_redo.h"
 
-static char s_dir [64], s_path [128], s_err [600];
+static char s_dir [64], s_path [128], s_path1 [128], s_err [600];
 
 static void
 s_setup (void)
@@ -22,13 +23,15 @@ s_setup (void)
     ck_assert_int_ge (sodium_init (), 0);
     strcpy (s_dir, "/tmp/test_redo.XXXXXX");
     ck_assert_ptr_nonnull (mkdtemp (s_dir));
-    snprintf (s_path, sizeof s_path, "%s/redo", s_dir);
+    snprintf (s_path, sizeof s_path, "%s/redo.0", s_dir);
+    snprintf (s_path1, sizeof s_path1, "%s/redo.1", s_dir);
 }
 
 static void
 s_teardown (void)
 {
     unlink (s_path);
+    unlink (s_path1);
     rmdir (s_dir);
 }
 
@@ -110,6 +113,8 @@ START_TEST (records_come_back_in_order)
     struct stat st;
     ck_assert_int_eq (stat (s_path, &st), 0);
     ck_assert_uint_eq (st.st_mode & 0777, 0600);
+    ck_assert_int_eq (stat (s_path1, &st), 0);
+    ck_assert_uint_eq (st.st_mode & 0777, 0600);
     for (uint64_t seq = 1; seq <= 5; seq++)
         s_write (redo, seq, 100 * seq);
     ck_assert_uint_eq (s_replay (redo, 0, &seen, &last), 5);
@@ -163,34 +168,48 @@ START_TEST (torn_or_damaged_tail_ends_the_replay)
 }
 END_TEST
 
-START_TEST (new_generation_hides_the_old)
+START_TEST (switching_keeps_the_records_since_the_flush_before)
 {
     pb_redo_t *redo = s_open (false);
     ck_assert_int_eq (pb_redo_start (redo), 0);
     for (uint64_t seq = 1; seq <= 6; seq++)
         s_write (redo, seq, 300);
-    size_t old_size = pb_redo_size (redo);
-    //  The store took all six (a flush): the next record goes first
-    pb_redo_rewind (redo);
+    //  Flush N (the store took 1..6): the other file from now on
+    pb_redo_switch (redo);
     ck_assert_uint_eq (pb_redo_size (redo), 0);
     seen_t seen;
     uint64_t last;
-    //  Right after the flush, before any new record: nothing to replay
     ck_assert_uint_eq (s_replay (redo, 6, &seen, &last), 0);
-    //  Records of the same size as the old ones: the old 3..6 follow them
-    //  on disk, whole and with right hashes, and still must not be taken
     s_write (redo, 7, 300);
     s_write (redo, 8, 300);
-    struct stat st;
-    ck_assert_int_eq (stat (s_path, &st), 0);
-    ck_assert_uint_eq ((size_t) st.st_size, old_size);      //  written over, not appended
+    //  Both files, in order of their numbers
+    ck_assert_uint_eq (s_replay (redo, 0, &seen, &last), 8);
+    for (size_t i = 0; i < 8; i++)
+        ck_assert_uint_eq (seen.puts [i], i + 1);
     ck_assert_uint_eq (s_replay (redo, 6, &seen, &last), 2);
-    ck_assert_uint_eq (seen.puts [0], 7);
-    ck_assert_uint_eq (seen.puts [1], 8);
-    ck_assert_uint_eq (last, 8);
-    //  A store that took 7 already (flushed, then the crash came)
-    ck_assert_uint_eq (s_replay (redo, 7, &seen, &last), 1);
-    ck_assert_uint_eq (seen.puts [0], 8);
+    struct stat before, after;
+    ck_assert_int_eq (stat (s_path, &before), 0);
+    //  Flush N+1: back to the first file, written over from offset 0 with
+    //  records the size of the old ones, so the old 3..6 follow them on
+    //  disk, whole and with right hashes, and still must not be taken
+    pb_redo_switch (redo);
+    s_write (redo, 9, 300);
+    s_write (redo, 10, 300);
+    ck_assert_int_eq (stat (s_path, &after), 0);
+    ck_assert_uint_eq (after.st_size, before.st_size);      //  written over, not appended
+    //  A store whose last flush's meta page did not reach the disk (it
+    //  holds up to 6): 7 and 8 are still in the other file
+    ck_assert_uint_eq (s_replay (redo, 6, &seen, &last), 4);
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_uint_eq (seen.puts [i], i + 7);
+    ck_assert_uint_eq (last, 10);
+    ck_assert_uint_eq (s_replay (redo, 8, &seen, &last), 2);
+    ck_assert_uint_eq (seen.puts [0], 9);
+    ck_assert_uint_eq (s_replay (redo, 10, &seen, &last), 0);
+    //  1..6 are gone: a store that lacks them cannot be brought up to date
+    size_t records;
+    ck_assert_int_eq (pb_redo_replay (redo, 0, 0, s_collect, &seen, &last, &records), -1);
+    ck_assert_ptr_nonnull (strstr (pb_redo_error (redo), "record 7 follows record 1"));
     pb_redo_destroy (&redo);
 }
 END_TEST
@@ -247,7 +266,7 @@ test_suite (void)
     tcase_add_checked_fixture (tc, s_setup, s_teardown);
     tcase_add_test (tc, records_come_back_in_order);
     tcase_add_test (tc, torn_or_damaged_tail_ends_the_replay);
-    tcase_add_test (tc, new_generation_hides_the_old);
+    tcase_add_test (tc, switching_keeps_the_records_since_the_flush_before);
     tcase_add_test (tc, missing_record_is_an_error);
     tcase_add_test (tc, apply_failure_stops_the_replay);
     suite_add_tcase (suite, tc);

@@ -46,7 +46,9 @@ s_teardown (void)
     unlink (path);
     snprintf (path, sizeof path, "%s/lock.mdb", s_dir);
     unlink (path);
-    snprintf (path, sizeof path, "%s/redo", s_dir);
+    snprintf (path, sizeof path, "%s/redo.0", s_dir);
+    unlink (path);
+    snprintf (path, sizeof path, "%s/redo.1", s_dir);
     unlink (path);
     rmdir (s_dir);
 }
