@@ -21,3 +21,11 @@ $(B)/bench/bench_broker: $(B)/obj/tests/bench/bench_broker.o $(B)/obj/tests/benc
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 BENCH_BINS += $(B)/bench/bench_broker
+
+# tests/unit/test_powerloss runs the store under an LD_PRELOAD shim that
+# keeps each file as of its last sync (a power loss); built beside it.
+$(B)/tests/shim/powerloss.so: tests/shim/powerloss.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -fPIC -shared -o $@ $< -ldl
+
+$(B)/tests/unit/test_powerloss: $(B)/tests/shim/powerloss.so

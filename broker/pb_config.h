@@ -34,8 +34,8 @@ typedef struct {
     uint64_t checkpoint_interval_ms;
     uint64_t gap_grace_ms;          /* a gap in a publisher's numbers is reported after this */
     char origin [96];               /* the log's name in checkpoints; default: broker id */
-    int verify_threads;
-    uint64_t store_flush_ms;        /* 0: every batch is a durable LMDB commit (no journal) */             /* helpers for signature checks; -1: one per extra core */
+    int verify_threads;             /* helpers for signature checks; -1: one per extra core */
+    uint64_t store_flush_ms;        /* 0: every batch is a durable LMDB commit (no journal) */
     int verbose;
 } pb_config_t;
 

@@ -40,6 +40,7 @@ struct _pb_redo_t {
     int current;                //  the file written now
     bool in_use;                //  read-only: a writer holds the journal
     bool locked;                //  this handle holds it
+    uint8_t key [PB_REDO_KEY_SIZE];     //  the records' hash key (pb_redo_set_key)
     char dir [4096];
     uint8_t *record;            //  head + operations gathered, then the hash
     size_t size, capacity;
@@ -104,10 +105,14 @@ pb_redo_open (const char *dir, bool read_only, char *err, size_t err_size)
             return NULL;
         }
     }
-    //  A writer holds an exclusive lock on redo.0 for as long as it runs
-    if (read_only && self->files [0].fd >= 0)
+    //  A writer holds an exclusive lock on redo.0 for as long as it runs.
+    //  Only look: a reader holding it would keep a broker from starting
+    if (read_only && self->files [0].fd >= 0) {
         self->in_use = flock (self->files [0].fd, LOCK_SH | LOCK_NB) != 0
                     && errno == EWOULDBLOCK;
+        if (!self->in_use)
+            flock (self->files [0].fd, LOCK_UN);
+    }
     return self;
 }
 
@@ -116,13 +121,26 @@ pb_redo_start (pb_redo_t *self)
 {
     if (self->locked)
         return 0;
+    bool created = false;
     for (int i = 0; i < 2; i++) {
         file_t *file = &self->files [i];
-        if (file->fd < 0)
+        if (file->fd < 0) {
             file->fd = open (file->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+            created = true;
+        }
         if (file->fd < 0)
             return s_fail (self, "redo journal %s: create: %s", file->path, strerror (errno));
     }
+    //  New files: their names must be durable before a record in them is
+    int dir = created? open (self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC): -1;
+    if (created && (dir < 0 || fsync (dir) != 0)) {
+        s_fail (self, "redo journal in %s: sync the folder: %s", self->dir, strerror (errno));
+        if (dir >= 0)
+            close (dir);
+        return -1;
+    }
+    if (dir >= 0)
+        close (dir);
     //  Two writers would each think the journal theirs; LMDB's own lock
     //  only makes them take turns
     if (flock (self->files [0].fd, LOCK_EX | LOCK_NB) != 0)
@@ -189,7 +207,7 @@ s_read_all (pb_redo_t *self, file_t *file, uint8_t **data, size_t *size)
 //  Size of the whole record at data (head, body, hash) if it is whole and
 //  its hash is right, else 0.
 static size_t
-s_record_at (const uint8_t *data, size_t size)
+s_record_at (const uint8_t *key, const uint8_t *data, size_t size)
 {
     if (size < HEAD_SIZE + HASH_SIZE || memcmp (data, MAGIC, 4) != 0)
         return 0;
@@ -197,7 +215,7 @@ s_record_at (const uint8_t *data, size_t size)
     if (body > BODY_MAX || body > size - HEAD_SIZE - HASH_SIZE)
         return 0;
     uint8_t hash [HASH_SIZE];
-    crypto_generichash (hash, HASH_SIZE, data, HEAD_SIZE + body, NULL, 0);
+    crypto_generichash (hash, HASH_SIZE, data, HEAD_SIZE + body, key, PB_REDO_KEY_SIZE);
     if (sodium_memcmp (hash, data + HEAD_SIZE + body, HASH_SIZE) != 0)
         return 0;
     return HEAD_SIZE + body + HASH_SIZE;
@@ -213,7 +231,7 @@ s_run_read (pb_redo_t *self, file_t *file, run_t *run)
     if (s_read_all (self, file, &run->data, &run->size))
         return -1;
     size_t whole;
-    while ((whole = s_record_at (run->data + run->end, run->size - run->end)) > 0) {
+    while ((whole = s_record_at (self->key, run->data + run->end, run->size - run->end)) > 0) {
         uint64_t seq = s_get_be64 (run->data + run->end + 8);
         if (run->end > 0 && seq != run->last + 1)
             break;
@@ -260,7 +278,7 @@ s_run_replay (pb_redo_t *self, run_t *run, uint64_t applied, size_t max,
 {
     size_t at = 0, whole;
     while (at < run->end && (max == 0 || *records < max)) {
-        whole = s_record_at (run->data + at, run->end - at);
+        whole = s_record_at (self->key, run->data + at, run->end - at);
         uint64_t seq = s_get_be64 (run->data + at + 8);
         if (seq > *last + 1)
             return s_fail (self, "redo journal in %s: record %llu follows record %llu, which the "
@@ -335,8 +353,9 @@ pb_redo_add (pb_redo_t *self, int kind, unsigned db, unsigned flags,
 {
     if (!value)
         value_size = 0;
-    if (key_size > UINT32_MAX || value_size > UINT32_MAX
-    ||  s_reserve (self, OP_HEAD + key_size + value_size))
+    if (key_size > UINT32_MAX || value_size > UINT32_MAX)
+        return s_fail (self, "redo journal: a key or value over 4 GiB");
+    if (s_reserve (self, OP_HEAD + key_size + value_size))
         return -1;
     uint8_t *head = self->record + self->size;
     head [0] = (uint8_t) kind;
@@ -368,7 +387,8 @@ pb_redo_commit (pb_redo_t *self, uint64_t seq)
     memcpy (self->record, MAGIC, 4);
     s_put_be32 (self->record + 4, (uint32_t) body);
     s_put_be64 (self->record + 8, seq);
-    crypto_generichash (self->record + self->size, HASH_SIZE, self->record, self->size, NULL, 0);
+    crypto_generichash (self->record + self->size, HASH_SIZE, self->record, self->size,
+                        self->key, PB_REDO_KEY_SIZE);
     size_t total = self->size + HASH_SIZE, done = 0;
     while (done < total) {
         ssize_t wrote = pwrite (file->fd, self->record + done, total - done,
@@ -376,8 +396,8 @@ pb_redo_commit (pb_redo_t *self, uint64_t seq)
         if (wrote < 0 && errno == EINTR)
             continue;
         if (wrote <= 0)
-            //  What went out is a torn record that reading stops at; the
-            //  next record is written over it
+            //  What went out is a torn record that reading stops at (its
+            //  hash is wrong); the next record is written over it
             return s_fail (self, "redo journal %s: write: %s", file->path,
                            wrote < 0? strerror (errno): "nothing written");
         done += (size_t) wrote;
@@ -394,6 +414,12 @@ bool
 pb_redo_in_use (pb_redo_t *self)
 {
     return self->in_use;
+}
+
+void
+pb_redo_set_key (pb_redo_t *self, const uint8_t *key)
+{
+    memcpy (self->key, key, PB_REDO_KEY_SIZE);
 }
 
 void

@@ -12,9 +12,11 @@
  *  Two files, DIR/redo.0 and DIR/redo.1 (mode 0600), each a run of records:
  *
  *      "PBR1"  body length (be32)  sequence number (be64)  body
- *      BLAKE2b-128 of everything before it in the record
+ *      BLAKE2b-128 of everything before it in the record, keyed
  *
- *  and a body is a run of operations:
+ *  The key is the store's own (random, in its meta database): records are
+ *  full of bytes publishers chose, and a record forged inside one must not
+ *  pass for a real one where reading stops. And a body is a run of operations:
  *
  *      kind (1 put, 2 delete one value, 3 delete a key)  database (1 byte)
  *      LMDB put flags (be32)  key length (be32)  value length (be32)  key  value
@@ -42,6 +44,8 @@
 
 typedef struct _pb_redo_t pb_redo_t;
 
+#define PB_REDO_KEY_SIZE 32
+
 //  Kinds of operation.
 #define PB_REDO_PUT      1
 #define PB_REDO_DEL_ONE  2      //  delete one value of a key (DUPSORT)
@@ -61,6 +65,9 @@ typedef struct {
 //  Called for each operation of each record to replay, in order; a
 //  non-zero return stops the replay with that code.
 typedef int (pb_redo_apply_fn) (void *arg, const pb_redo_op_t *op);
+
+//  The key records are hashed with, for reading and writing.
+void pb_redo_set_key (pb_redo_t *self, const uint8_t *key);
 
 //  Open DIR/redo.0 and .1 where they are (a store without them has nothing
 //  to replay). NULL on failure with the reason in err.
@@ -100,9 +107,10 @@ int pb_redo_add (pb_redo_t *self, int kind, unsigned db, unsigned flags,
                  const void *key, size_t key_size, const void *value, size_t value_size);
 
 //  Write the gathered operations as record seq and fdatasync. 0: durable.
-//  -1 and the file as before (a failed write is cut off again) when the
-//  write fails (a full disk); -2 when the sync fails: then what is on disk
-//  is unknown and the caller must stop trusting this journal.
+//  -1 when the write fails (a full disk): what went out is a torn record
+//  that reading stops at, and the next record goes over it. -2 when the
+//  sync fails: what is on disk is unknown (the record may be there after
+//  all) and the caller must stop writing to this journal.
 int pb_redo_commit (pb_redo_t *self, uint64_t seq);
 
 //  After a flush: write the other file, from offset 0. The caller

@@ -308,8 +308,10 @@ s_open_meta (pb_store_t *self, MDB_txn *txn, uint64_t *size)
 {
     MDB_val k = { strlen (META_SCHEMA), (void *) META_SCHEMA }, v;
     int rc = mdb_get (txn, self->meta, &k, &v);
-    bool older = rc == 0 && v.mv_size == 4 && ((const uint8_t *) v.mv_data) [3] < PB_STORE_SCHEMA
-              && ((const uint8_t *) v.mv_data) [0] == 0;
+    const uint8_t *stamp = v.mv_data;
+    bool older = rc == 0 && v.mv_size == 4
+              && ((uint32_t) stamp [0] << 24 | (uint32_t) stamp [1] << 16
+                  | (uint32_t) stamp [2] << 8 | stamp [3]) < PB_STORE_SCHEMA;
     if ((rc == MDB_NOTFOUND || older) && !self->read_only) {
         //  A new store, or one from before the redo journal: stamped now,
         //  so that an older passerelle refuses it rather than ignore the
@@ -410,8 +412,25 @@ pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size
         pb_store_lmdb_fail (self, rc, "begin open transaction");
         goto failed;
     }
-    if (s_open_dbs (self, txn) || pb_store_redo_open (self, dir, txn)
-    ||  s_open_meta (self, txn, &size)
+    if (s_open_dbs (self, txn) || pb_store_redo_open (self, dir, txn))
+        goto failed;
+    int replay = read_only? 0: pb_store_redo_replay (self, txn);
+    if (replay == PB_STORE_FULL) {
+        //  Too much for one transaction in this map: one per record, below
+        log_warn ("store: %s; replaying the redo journal one batch at a time", self->error);
+        mdb_txn_abort (txn);
+        if ((rc = mdb_txn_begin (self->env, NULL, 0, &txn))) {
+            txn = NULL;
+            pb_store_lmdb_fail (self, rc, "begin open transaction");
+            goto failed;
+        }
+        if (s_open_dbs (self, txn))
+            goto failed;
+    }
+    else
+    if (replay)
+        goto failed;
+    if (s_open_meta (self, txn, &size)
     ||  pb_store_tree_open (self, txn, size))
         goto failed;
     if ((rc = mdb_txn_commit (txn))) {      //  keeps the database handles
@@ -421,6 +440,8 @@ pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size
     }
     txn = NULL;
     self->committed_size = size;
+    if (replay == PB_STORE_FULL && pb_store_redo_settle (self))
+        goto failed;
     if (s_space_refresh (self))
         goto failed;
     return self;
@@ -562,6 +583,10 @@ pb_batch_abort (pb_batch_t **batch_p)
     if (batch_p && *batch_p) {
         pb_batch_t *self = *batch_p;
         mdb_txn_abort (self->txn);
+        //  A batch the map was too full for: start the next with the pages
+        //  the long transaction freed (see pb_store_begin)
+        if (self->failed == PB_STORE_FULL && self->store->folded)
+            self->store->flush_soon = true;
         s_batch_end (self->store, false);
         *batch_p = NULL;
     }
@@ -591,10 +616,11 @@ pb_batch_commit (pb_batch_t **batch_p)
         return rc;
     }
     if (store->flush_ms) {
-        if (pb_store_redo_commit (self)) {
+        if ((rc = pb_store_redo_commit (self)) != 0) {
+            store->flush_soon = rc == PB_STORE_FULL && store->folded;
             log_warn ("store: batch aborted: %s", store->error);
             s_batch_end (store, false);
-            return -1;
+            return rc;
         }
         s_batch_end (store, true);
         return 0;

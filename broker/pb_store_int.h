@@ -91,6 +91,12 @@ int pb_batch_meta_add (pb_batch_t *self, const void *key, size_t ksize, int64_t 
 //  The redo journal's part (pb_store_redo.c). At open, in the open
 //  transaction: a writer replays what LMDB lacks, a reader counts it.
 int pb_store_redo_open (pb_store_t *self, const char *dir, MDB_txn *txn);
+//  A writer's open, after pb_store_redo_open: replay in txn what the store
+//  lacks; PB_STORE_FULL if the map cannot take it in one transaction.
+int pb_store_redo_replay (pb_store_t *self, MDB_txn *txn);
+//  Commit what the journal holds beyond the store one record per
+//  transaction (and sync): 0, or -1 (and the store refuses batches).
+int pb_store_redo_settle (pb_store_t *self);
 //  Journaled: the transaction batches nest in (begun when none is open).
 MDB_txn *pb_store_folded (pb_store_t *self);
 //  Journaled: note a write the batch made, for its record.

@@ -22,6 +22,7 @@
  *  accepted until a restart replays it.  */
 #include <string.h>
 #include <czmq.h>
+#include <sodium.h>
 #include "pb_store_int.h"
 #include "pl_log.h"
 
@@ -29,6 +30,7 @@
 #define FLUSH_BYTES  ((size_t) 8 << 20)
 
 static const char *REDO_SEQ = PB_STORE_META_REDO_SEQ;
+static const char *REDO_KEY = "redo_key";
 
 static int
 s_db_number (pb_store_t *self, MDB_dbi dbi)
@@ -93,6 +95,35 @@ s_replay (pb_store_t *self, MDB_txn *txn, size_t max, size_t *records)
     return rc? pb_store_lmdb_fail (self, rc, "replay redo journal: write its number"): 0;
 }
 
+//  The key the journal's records are hashed with: the store's own, made
+//  (in txn, which commits it before any record) the first time
+static int
+s_key_load (pb_store_t *self, MDB_txn *txn)
+{
+    MDB_val k = { strlen (REDO_KEY), (void *) REDO_KEY }, v;
+    int rc = mdb_get (txn, self->meta, &k, &v);
+    if (rc == 0 && v.mv_size == PB_REDO_KEY_SIZE) {
+        pb_redo_set_key (self->redo, v.mv_data);
+        return 0;
+    }
+    if (rc == 0)
+        return pb_store_fail (self, "redo journal key of %zu bytes, expected %d (store damaged?)",
+                              v.mv_size, PB_REDO_KEY_SIZE);
+    if (rc != MDB_NOTFOUND)
+        return pb_store_lmdb_fail (self, rc, "read redo journal key");
+    if (self->read_only)
+        return 0;               //  no key, so no record was ever written
+    uint8_t key [PB_REDO_KEY_SIZE];
+    randombytes_buf (key, sizeof key);
+    v.mv_size = sizeof key;
+    v.mv_data = key;
+    if ((rc = mdb_put (txn, self->meta, &k, &v, 0)))
+        return pb_store_lmdb_fail (self, rc, "write redo journal key");
+    pb_redo_set_key (self->redo, key);
+    sodium_memzero (key, sizeof key);
+    return 0;
+}
+
 int
 pb_store_redo_open (pb_store_t *self, const char *dir, MDB_txn *txn)
 {
@@ -100,6 +131,8 @@ pb_store_redo_open (pb_store_t *self, const char *dir, MDB_txn *txn)
     self->redo = pb_redo_open (dir, self->read_only, err, sizeof err);
     if (!self->redo)
         return pb_store_fail (self, "%s", err);
+    if (s_key_load (self, txn))
+        return -1;
     size_t records;
     if (self->read_only) {
         uint64_t applied, last;
@@ -111,8 +144,16 @@ pb_store_redo_open (pb_store_t *self, const char *dir, MDB_txn *txn)
         pb_redo_destroy (&self->redo);
         return 0;
     }
-    if (s_replay (self, txn, 0, &records))
-        return -1;
+    return 0;
+}
+
+int
+pb_store_redo_replay (pb_store_t *self, MDB_txn *txn)
+{
+    size_t records;
+    int rc = s_replay (self, txn, 0, &records);
+    if (rc)
+        return rc;
     if (records)
         log_info ("store: replayed %zu batches from the redo journal (up to record %llu)",
                   records, (unsigned long long) self->redo_seq);
@@ -146,7 +187,7 @@ pb_store_folded (pb_store_t *self)
 //  what the journal holds since the last flush one record per transaction,
 //  each as small as a batch committed on its own, so the map takes them as
 //  it took the batches. On failure nothing more is accepted.
-static void
+static int
 s_settle (pb_store_t *self)
 {
     char why [512];
@@ -181,7 +222,7 @@ s_settle (pb_store_t *self)
                 pb_redo_switch (self->redo);
                 log_warn ("store: %s; committed the %zu batches since the last flush one by "
                           "one from the redo journal", why, total);
-                return;
+                return 0;
             }
             break;
         }
@@ -194,6 +235,13 @@ s_settle (pb_store_t *self)
     log_warn ("store: %s; cannot commit the redo journal's batches either (%s): refusing "
               "batches until a restart", why, self->error);
     self->broken = true;
+    return -1;
+}
+
+int
+pb_store_redo_settle (pb_store_t *self)
+{
+    return s_settle (self);
 }
 
 int
@@ -223,7 +271,7 @@ pb_store_redo_commit (pb_batch_t *batch)
     if (pb_batch_put (batch, self->meta, REDO_SEQ, strlen (REDO_SEQ), seq, 8, 0,
                       "write redo record number")) {
         mdb_txn_abort (batch->txn);
-        return -1;
+        return batch->failed? batch->failed: -1;
     }
     int rc = pb_redo_commit (self->redo, self->redo_seq + 1);
     if (rc) {
@@ -239,8 +287,7 @@ pb_store_redo_commit (pb_batch_t *batch)
     if (rc) {
         //  Durable in the journal but not merged: take it from there
         pb_store_lmdb_fail (self, rc, "fold batch into the open transaction");
-        s_settle (self);
-        return self->broken? -1: 0;
+        return s_settle (self);
     }
     return 0;
 }
@@ -262,11 +309,19 @@ pb_store_use_journal (pb_store_t *self, int64_t flush_ms)
         ||  (rc = mdb_env_sync (self->env, 1)))
             return pb_store_lmdb_fail (self, rc, "sync the store");
     }
-    if (flush_ms > 0 && pb_redo_start (self->redo))
-        return pb_store_fail (self, "%s", pb_redo_error (self->redo));
-    //  The journal covers a flush whose meta page is not synced yet
-    if (flush_ms > 0)
-        mdb_env_set_flags (self->env, MDB_NOMETASYNC, 1);
+    if (flush_ms > 0 && !self->flush_ms) {
+        //  The journal is written from its start: the store must hold all
+        //  it had durably first (a broker killed after a flush left that
+        //  flush's meta page unsynced, and its records in these files)
+        int rc = mdb_env_sync (self->env, 1);
+        if (rc)
+            return pb_store_lmdb_fail (self, rc, "sync the store");
+        if (pb_redo_start (self->redo))
+            return pb_store_fail (self, "%s", pb_redo_error (self->redo));
+        //  The journal covers a flush whose meta page is not synced yet
+        if ((rc = mdb_env_set_flags (self->env, MDB_NOMETASYNC, 1)))
+            return pb_store_lmdb_fail (self, rc, "set MDB_NOMETASYNC");
+    }
     self->flush_ms = flush_ms;
     return 0;
 }
@@ -278,14 +333,21 @@ pb_store_flush (pb_store_t *self)
         return 0;
     if (self->batch_open)
         return pb_store_fail (self, "flush: a batch is open");
+    if (self->folded_batches == 0) {
+        //  Only aborted batches: nothing to commit, and LMDB would sync
+        //  nothing, so the journal must not switch files either
+        mdb_txn_abort (self->folded);
+        self->folded = NULL;
+        self->folded_bytes = 0;
+        return 0;
+    }
     int rc = mdb_txn_commit (self->folded);
     self->folded = NULL;
     self->folded_bytes = 0;
     self->folded_batches = 0;
     if (rc) {
         pb_store_lmdb_fail (self, rc, "flush batches into the store");
-        s_settle (self);
-        return self->broken? -1: 0;
+        return s_settle (self);
     }
     pb_redo_switch (self->redo);
     return 0;

@@ -233,6 +233,32 @@ START_TEST (missing_record_is_an_error)
 }
 END_TEST
 
+//  Records are hashed with the store's key: without it (a record forged
+//  in bytes a publisher chose) they are not records at all
+START_TEST (records_need_the_key)
+{
+    uint8_t key [PB_REDO_KEY_SIZE];
+    memset (key, 0x5a, sizeof key);
+    pb_redo_t *redo = s_open (false);
+    pb_redo_set_key (redo, key);
+    ck_assert_int_eq (pb_redo_start (redo), 0);
+    s_write (redo, 1, 50);
+    s_write (redo, 2, 50);
+    pb_redo_destroy (&redo);
+    seen_t seen;
+    uint64_t last;
+    redo = s_open (true);
+    ck_assert_uint_eq (s_replay (redo, 0, &seen, &last), 0);      //  another key (zeros)
+    key [31] ^= 1;
+    pb_redo_set_key (redo, key);
+    ck_assert_uint_eq (s_replay (redo, 0, &seen, &last), 0);      //  one bit off
+    key [31] ^= 1;
+    pb_redo_set_key (redo, key);
+    ck_assert_uint_eq (s_replay (redo, 0, &seen, &last), 2);
+    pb_redo_destroy (&redo);
+}
+END_TEST
+
 static int
 s_refuse (void *arg, const pb_redo_op_t *op)
 {
@@ -268,6 +294,7 @@ test_suite (void)
     tcase_add_test (tc, torn_or_damaged_tail_ends_the_replay);
     tcase_add_test (tc, switching_keeps_the_records_since_the_flush_before);
     tcase_add_test (tc, missing_record_is_an_error);
+    tcase_add_test (tc, records_need_the_key);
     tcase_add_test (tc, apply_failure_stops_the_replay);
     suite_add_tcase (suite, tc);
     return suite;
