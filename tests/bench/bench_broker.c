@@ -756,10 +756,13 @@ main (void)
     snprintf (ratio, sizeof ratio, "%.1f x CURVE round trip p99", ack_p99 * 1e3 / rtt_p99);
     s_row ("publish->ack p99 @ 1000 ev/s", value, "-", ratio, "info");
     snprintf (value, sizeof value, "%.2f ms", del_p50);
-    snprintf (ratio, sizeof ratio, "%.1f x commit-sized write p50", del_p50 * 1e3 / commit_p50);
+    //  A delivery waits for one journal sync (and, now and then, a flush)
+    snprintf (ratio, sizeof ratio, "%.1f x fdatasync p50, %.1f x commit", del_p50 * 1e3 / fsync_p50,
+              del_p50 * 1e3 / commit_p50);
     s_row ("publish->delivery p50 @ 1000 ev/s", value, "-", ratio, "info");
     snprintf (value, sizeof value, "%.2f ms", del_p99);
-    snprintf (ratio, sizeof ratio, "%.1f x commit-sized write p99", del_p99 * 1e3 / commit_p99);
+    snprintf (ratio, sizeof ratio, "%.1f x fdatasync p99, %.1f x commit", del_p99 * 1e3 / fsync_p99,
+              del_p99 * 1e3 / commit_p99);
     s_row ("publish->delivery p99 @ 1000 ev/s", value, "< 10 ms", ratio,
            s_verdict (del_p99 < TARGET_P99_MS));
     snprintf (value, sizeof value, "%.1f MB", rss [2].hwm_kb / 1024.0);
