@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "pb_store_int.h"
@@ -358,8 +357,6 @@ s_open_meta (pb_store_t *self, MDB_txn *txn, uint64_t *size)
     return 0;
 }
 
-static size_t s_file_resident_bytes (void);
-
 pb_store_t *
 pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size_t err_size)
 {
@@ -369,7 +366,7 @@ pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size
         return NULL;
     }
     self->read_only = read_only;
-    self->file_baseline = s_file_resident_bytes ();     //  libraries, before any store page
+    self->file_baseline = pb_store_file_resident_bytes ();     //  libraries, before any store page
     struct stat st;
     int rc;
     MDB_txn *txn = NULL;
@@ -722,80 +719,4 @@ pb_store_stats (pb_store_t *self, pb_store_stats_t *stats)
     stats->accepts_publish = pb_store_accepts_publish (self);
     stats->schema = PB_STORE_SCHEMA;
     return 0;
-}
-
-//  --------------------------------------------------------------------------
-//  Memory
-
-//  Resident file-backed bytes of this process (statm's third field: the
-//  map's pages, and shared libraries'), or 0 if /proc cannot be read
-static size_t
-s_file_resident_bytes (void)
-{
-    unsigned long size = 0, resident = 0, shared = 0;
-    FILE *file = fopen ("/proc/self/statm", "r");
-    int fields = file? fscanf (file, "%lu %lu %lu", &size, &resident, &shared): 0;
-    if (file)
-        fclose (file);
-    return fields == 3? (size_t) shared * (size_t) sysconf (_SC_PAGESIZE): 0;
-}
-
-//  LMDB does not say where its map is (mdb_env_info's address is only for
-//  MDB_FIXEDMAP), so find the mapping that holds a record we read, and
-//  accept it only if it is the store's data file, of the map's size.
-static int
-s_find_map (pb_store_t *self, size_t map_size)
-{
-    self->map_start = NULL;
-    self->map_length = 0;
-    MDB_txn *txn;
-    if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn) != 0)
-        return -1;
-    MDB_val k = { strlen (META_SCHEMA), (void *) META_SCHEMA }, v;
-    uintptr_t inside = mdb_get (txn, self->meta, &k, &v) == 0? (uintptr_t) v.mv_data: 0;
-    mdb_txn_abort (txn);
-    FILE *maps = inside? fopen ("/proc/self/maps", "r"): NULL;
-    char line [4352];
-    while (maps && fgets (line, sizeof line, maps)) {
-        unsigned long long start, end;
-        if (sscanf (line, "%llx-%llx", &start, &end) != 2 || inside < start || inside >= end)
-            continue;
-        line [strcspn (line, "\n")] = 0;
-        size_t len = strlen (line);
-        if (end - start == map_size && len > 9 && strcmp (line + len - 9, "/data.mdb") == 0) {
-            self->map_start = (void *) (uintptr_t) start;
-            self->map_length = (size_t) (end - start);
-        }
-        break;
-    }
-    if (maps)
-        fclose (maps);
-    return self->map_start? 0: -1;
-}
-
-size_t
-pb_store_trim_map (pb_store_t *self, size_t budget, bool *released)
-{
-    *released = false;
-    size_t bytes = s_file_resident_bytes ();
-    //  What was resident at open is libraries, not the map
-    size_t over = bytes > self->file_baseline? bytes - self->file_baseline: 0;
-    MDB_envinfo info;
-    if (over <= budget || mdb_env_info (self->env, &info) != 0)
-        return bytes;
-    //  The kernel maps whole pages: a map size that is not a multiple of
-    //  the page size is mapped rounded up
-    size_t page = (size_t) sysconf (_SC_PAGESIZE);
-    size_t mapped = (info.me_mapsize + page - 1) / page * page;
-    if (!self->map_start || self->map_length != mapped) {
-        if (self->map_not_found == mapped)
-            return bytes;               //  looked already: not every 20 ms
-        if (s_find_map (self, mapped) != 0) {
-            self->map_not_found = mapped;
-            return bytes;
-        }
-    }
-    if (madvise (self->map_start, self->map_length, MADV_DONTNEED) == 0)
-        *released = true;
-    return bytes;
 }

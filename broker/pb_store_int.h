@@ -108,6 +108,9 @@ int pb_store_redo_commit (pb_batch_t *batch);
 //  (Re)open the Merkle tree at size reading its right edge in txn.
 int pb_store_tree_open (pb_store_t *self, MDB_txn *txn, uint64_t size);
 
+//  Resident file-backed bytes of this process (pb_store_memory.c).
+size_t pb_store_file_resident_bytes (void);
+
 void pb_put_be64 (uint8_t *out, uint64_t value);
 uint64_t pb_get_be64 (const uint8_t *in);
 
