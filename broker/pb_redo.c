@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -40,6 +39,7 @@ struct _pb_redo_t {
     int current;                //  the file written now
     bool in_use;                //  read-only: a writer holds the journal
     bool locked;                //  this handle holds it
+    bool folder_synced;         //  the files' names are durable
     uint8_t key [PB_REDO_KEY_SIZE];     //  the records' hash key (pb_redo_set_key)
     char dir [4096];
     uint8_t *record;            //  head + operations gathered, then the hash
@@ -105,13 +105,13 @@ pb_redo_open (const char *dir, bool read_only, char *err, size_t err_size)
             return NULL;
         }
     }
-    //  A writer holds an exclusive lock on redo.0 for as long as it runs.
-    //  Only look: a reader holding it would keep a broker from starting
+    //  A writer holds a write lock on redo.0 for as long as it runs. Only
+    //  look (F_OFD_GETLK takes nothing): a reader holding a lock, even for
+    //  a moment, could keep a broker from starting
     if (read_only && self->files [0].fd >= 0) {
-        self->in_use = flock (self->files [0].fd, LOCK_SH | LOCK_NB) != 0
-                    && errno == EWOULDBLOCK;
-        if (!self->in_use)
-            flock (self->files [0].fd, LOCK_UN);
+        struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        self->in_use = fcntl (self->files [0].fd, F_OFD_GETLK, &lock) == 0
+                    && lock.l_type != F_UNLCK;
     }
     return self;
 }
@@ -121,30 +121,31 @@ pb_redo_start (pb_redo_t *self)
 {
     if (self->locked)
         return 0;
-    bool created = false;
     for (int i = 0; i < 2; i++) {
         file_t *file = &self->files [i];
-        if (file->fd < 0) {
+        if (file->fd < 0)
             file->fd = open (file->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-            created = true;
-        }
         if (file->fd < 0)
             return s_fail (self, "redo journal %s: create: %s", file->path, strerror (errno));
     }
-    //  New files: their names must be durable before a record in them is
-    int dir = created? open (self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC): -1;
-    if (created && (dir < 0 || fsync (dir) != 0)) {
-        s_fail (self, "redo journal in %s: sync the folder: %s", self->dir, strerror (errno));
-        if (dir >= 0)
-            close (dir);
-        return -1;
-    }
-    if (dir >= 0)
+    //  The files' names must be durable before a record in them is
+    if (!self->folder_synced) {
+        int dir = open (self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0 || fsync (dir) != 0) {
+            s_fail (self, "redo journal in %s: sync the folder: %s", self->dir, strerror (errno));
+            if (dir >= 0)
+                close (dir);
+            return -1;
+        }
         close (dir);
+        self->folder_synced = true;
+    }
     //  Two writers would each think the journal theirs; LMDB's own lock
     //  only makes them take turns
-    if (flock (self->files [0].fd, LOCK_EX | LOCK_NB) != 0)
-        return s_fail (self, "redo journal %s: %s", self->files [0].path, errno == EWOULDBLOCK?
+    struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fcntl (self->files [0].fd, F_OFD_SETLK, &lock) != 0)
+        return s_fail (self, "redo journal %s: %s", self->files [0].path,
+                       errno == EAGAIN || errno == EACCES?
                        "in use by another process (a broker running on this store?)":
                        strerror (errno));
     self->locked = true;
@@ -161,6 +162,7 @@ pb_redo_destroy (pb_redo_t **self_p)
         for (int i = 0; i < 2; i++)
             if (self->files [i].fd >= 0)
                 close (self->files [i].fd);
+        sodium_memzero (self->key, sizeof self->key);
         free (self->record);
         free (self);
         *self_p = NULL;
@@ -197,7 +199,10 @@ s_read_all (pb_redo_t *self, file_t *file, uint8_t **data, size_t *size)
         ssize_t got = pread (file->fd, *data + *size, (size_t) st.st_size - *size, (off_t) *size);
         if (got < 0 && errno == EINTR)
             continue;
-        if (got <= 0)
+        //  Records read past would be lost without a word: no open then
+        if (got < 0)
+            return s_fail (self, "redo journal %s: read: %s", file->path, strerror (errno));
+        if (got == 0)
             break;
         *size += (size_t) got;
     }
@@ -254,7 +259,7 @@ s_replay_body (pb_redo_t *self, uint64_t seq, const uint8_t *body, size_t size,
                            self->dir, (unsigned long long) seq);
         const uint8_t *head = body + at;
         pb_redo_op_t op = {
-            .kind = head [0], .db = head [1], .flags = s_get_be32 (head + 2),
+            .seq = seq, .kind = head [0], .db = head [1], .flags = s_get_be32 (head + 2),
             .key_size = s_get_be32 (head + 6), .value_size = s_get_be32 (head + 10)
         };
         at += OP_HEAD;
@@ -268,7 +273,8 @@ s_replay_body (pb_redo_t *self, uint64_t seq, const uint8_t *body, size_t size,
         if (rc)
             return rc;
     }
-    return 0;
+    pb_redo_op_t end = { .seq = seq, .kind = PB_REDO_RECORD_END };
+    return apply (arg, &end);
 }
 
 //  The records of one run after applied, in order, continuing *last
@@ -408,6 +414,24 @@ pb_redo_commit (pb_redo_t *self, uint64_t seq)
     }
     self->end += (off_t) total;
     return 0;
+}
+
+bool
+pb_redo_was_written (pb_redo_t *self)
+{
+    for (int i = 0; i < 2; i++) {
+        char mark [4];
+        if (self->files [i].fd >= 0 && pread (self->files [i].fd, mark, 4, 0) == 4
+        &&  memcmp (mark, MAGIC, 4) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool
+pb_redo_is_clear (pb_redo_t *self)
+{
+    return self->size == HEAD_SIZE;
 }
 
 bool

@@ -51,8 +51,12 @@ typedef struct _pb_redo_t pb_redo_t;
 #define PB_REDO_DEL_ONE  2      //  delete one value of a key (DUPSORT)
 #define PB_REDO_DEL_KEY  3      //  delete a key and all its values
 
+//  Not in the file: handed to apply after each record's last operation
+#define PB_REDO_RECORD_END 0
+
 //  One operation, as read back (key and value point into the journal).
 typedef struct {
+    uint64_t seq;               //  the record's number
     int kind;
     unsigned db;
     unsigned flags;
@@ -62,8 +66,9 @@ typedef struct {
     size_t value_size;
 } pb_redo_op_t;
 
-//  Called for each operation of each record to replay, in order; a
-//  non-zero return stops the replay with that code.
+//  Called for each operation of each record to replay, in order, then
+//  once with PB_REDO_RECORD_END; a non-zero return stops the replay with
+//  that code.
 typedef int (pb_redo_apply_fn) (void *arg, const pb_redo_op_t *op);
 
 //  The key records are hashed with, for reading and writing.
@@ -74,13 +79,21 @@ void pb_redo_set_key (pb_redo_t *self, const uint8_t *key);
 pb_redo_t *pb_redo_open (const char *dir, bool read_only, char *err, size_t err_size);
 
 //  Create the files (mode 0600) where they are not yet, to write to them,
-//  and lock redo.0 (flock, exclusive) for as long as this handle lives: -1
-//  with "in use by another process" when another writer has it.
+//  and lock redo.0 (an open-file-description write lock, which a reader
+//  can look at without taking) for as long as this handle lives: -1 with
+//  "in use by another process" when another writer has it.
 int pb_redo_start (pb_redo_t *self);
 
 //  Read-only handles: true when a writer holds the journal (a broker runs),
 //  so its records are batches of the last few milliseconds, not leftovers.
 bool pb_redo_in_use (pb_redo_t *self);
+
+//  True when either file starts with a record's mark, whatever its hash:
+//  a journal that was written, to refuse rather than read with no key.
+bool pb_redo_was_written (pb_redo_t *self);
+
+//  True when nothing was added since pb_redo_clear.
+bool pb_redo_is_clear (pb_redo_t *self);
 
 void pb_redo_destroy (pb_redo_t **self_p);
 

@@ -194,8 +194,8 @@ pb_store_read_end (pb_store_t *self, MDB_txn *txn)
 //  --------------------------------------------------------------------------
 //  Space: pages in use = high-water page - pages on LMDB's free list.
 
-static int
-s_space_refresh (pb_store_t *self)
+int
+pb_store_space_refresh (pb_store_t *self)
 {
     MDB_envinfo info;
     MDB_stat stat;
@@ -261,7 +261,7 @@ pb_store_accepts_publish (pb_store_t *self)
         return false;
     if (self->batch_open)
         return pb_batch_room (&self->batch, 0) == 0;
-    pb_batch_t none = { self, NULL, 0, 0 };
+    pb_batch_t none = { self, NULL, 0, 0, false };
     return pb_batch_room (&none, 0) == 0;
 }
 
@@ -405,6 +405,9 @@ pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size
     }
     int stale;
     mdb_reader_check (self->env, &stale);   //  slots left by crashed readers
+    MDB_envinfo info;
+    mdb_env_info (self->env, &info);
+    self->map_size = info.me_mapsize;       //  for messages until the first space refresh
     if ((rc = mdb_txn_begin (self->env, NULL, read_only? MDB_RDONLY: 0, &txn))) {
         pb_store_lmdb_fail (self, rc, "begin open transaction");
         goto failed;
@@ -413,7 +416,9 @@ pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size
         goto failed;
     int replay = read_only? 0: pb_store_redo_replay (self, txn);
     if (replay == PB_STORE_FULL) {
-        //  Too much for one transaction in this map: one per record, below
+        //  Too much for one transaction in this map: one per record, below.
+        //  (There are records, so the journal's key was stored before: the
+        //  transaction aborted here did not make it.)
         log_warn ("store: %s; replaying the redo journal one batch at a time", self->error);
         mdb_txn_abort (txn);
         if ((rc = mdb_txn_begin (self->env, NULL, 0, &txn))) {
@@ -439,7 +444,7 @@ pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size
     self->committed_size = size;
     if (replay == PB_STORE_FULL && pb_store_redo_settle (self))
         goto failed;
-    if (s_space_refresh (self))
+    if (pb_store_space_refresh (self))
         goto failed;
     return self;
 
@@ -510,15 +515,16 @@ pb_store_begin (pb_store_t *self)
         return NULL;
     }
     //  Journaled, pages a long transaction frees are not reused before it
-    //  commits: near the limit, or after a batch found the map full, flush
-    //  first so that this batch starts with them back
-    if (self->folded && (self->flush_soon || !pb_store_accepts_publish (self))) {
-        self->flush_soon = false;
-        if (pb_store_flush (self))
-            return NULL;
-    }
+    //  commits, and a batch is answered before LMDB has it. Near the limit
+    //  (or after a batch found the map full) that could answer a batch the
+    //  map then cannot take: there, flush, and commit each batch to LMDB
+    //  itself, fully synced, as without the journal
+    bool tight = self->flush_ms && (self->flush_soon || !pb_store_accepts_publish (self));
+    self->flush_soon = false;
+    if (tight && pb_store_flush (self))
+        return NULL;
     MDB_txn *txn, *parent = NULL;
-    if (self->flush_ms && !(parent = pb_store_folded (self)))
+    if (self->flush_ms && !tight && !(parent = pb_store_folded (self)))
         return NULL;
     int rc = mdb_txn_begin (self->env, parent, 0, &txn);
     if (rc) {
@@ -534,7 +540,7 @@ pb_store_begin (pb_store_t *self)
         return NULL;
     }
     self->committed_size = size;
-    self->batch = (pb_batch_t) { self, txn, 0, 0 };
+    self->batch = (pb_batch_t) { self, txn, 0, 0, parent != NULL };
     self->batch_open = true;
     self->txn = txn;
     if (self->redo)
@@ -551,7 +557,7 @@ s_batch_end (pb_store_t *self, bool committed)
     self->txn = NULL;
     if (committed) {
         self->committed_size = pl_merkle_size (self->tree);
-        s_space_refresh (self);
+        pb_store_space_refresh (self);
         return;
     }
     if (self->tree && pl_merkle_size (self->tree) == self->committed_size)
@@ -612,7 +618,7 @@ pb_batch_commit (pb_batch_t **batch_p)
         s_batch_end (store, false);
         return rc;
     }
-    if (store->flush_ms) {
+    if (self->journaled) {
         if ((rc = pb_store_redo_commit (self)) != 0) {
             store->flush_soon = rc == PB_STORE_FULL && store->folded;
             log_warn ("store: batch aborted: %s", store->error);
@@ -623,6 +629,10 @@ pb_batch_commit (pb_batch_t **batch_p)
         return 0;
     }
     int mrc = mdb_txn_commit (self->txn);
+    //  Journaled store, batch committed on its own: MDB_NOMETASYNC left its
+    //  meta page unsynced, and no journal record covers it
+    if (mrc == 0 && store->flush_ms)
+        mrc = mdb_env_sync (store->env, 1);
     if (mrc) {
         rc = pb_store_lmdb_fail (store, mrc, "commit batch");
         log_warn ("store: %s", store->error);
@@ -699,7 +709,7 @@ int
 pb_store_stats (pb_store_t *self, pb_store_stats_t *stats)
 {
     memset (stats, 0, sizeof *stats);
-    if (!self->batch_open && s_space_refresh (self))
+    if (!self->batch_open && pb_store_space_refresh (self))
         return -1;
     MDB_txn *txn;
     if (pb_store_read_begin (self, &txn))

@@ -24,6 +24,7 @@ struct _pb_batch_t {
     MDB_txn *txn;
     int failed;                     //  0, or the code that spoilt the batch
     size_t bytes;                   //  key + value bytes written: space estimate
+    bool journaled;                 //  nested in `folded`: its record makes it durable
 };
 
 struct _pb_store_t {
@@ -108,6 +109,8 @@ int pb_store_redo_commit (pb_batch_t *batch);
 //  (Re)open the Merkle tree at size reading its right edge in txn.
 int pb_store_tree_open (pb_store_t *self, MDB_txn *txn, uint64_t size);
 
+//  Pages in use, the map's size and the publish limit, read again.
+int pb_store_space_refresh (pb_store_t *self);
 //  Resident file-backed bytes of this process (pb_store_memory.c).
 size_t pb_store_file_resident_bytes (void);
 

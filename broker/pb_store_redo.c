@@ -47,13 +47,48 @@ s_db_number (pb_store_t *self, MDB_dbi dbi)
 typedef struct {
     pb_store_t *store;
     MDB_txn *txn;
+    bool commit_each;           //  one transaction per record (s_settle)
 } replay_t;
+
+static int
+s_set_redo_seq (pb_store_t *self, MDB_txn *txn, uint64_t seq)
+{
+    uint8_t value [8];
+    pb_put_be64 (value, seq);
+    MDB_val k = { strlen (REDO_SEQ), (void *) REDO_SEQ }, v = { 8, value };
+    int rc = mdb_put (txn, self->meta, &k, &v, 0);
+    return rc? pb_store_lmdb_fail (self, rc, "replay redo journal: write its number"): 0;
+}
+
+//  A record is over: with commit_each, commit it (its number with it) and
+//  begin the next transaction
+static int
+s_record_end (replay_t *replay, uint64_t seq)
+{
+    pb_store_t *self = replay->store;
+    if (!replay->commit_each)
+        return 0;
+    int rc = s_set_redo_seq (self, replay->txn, seq);
+    if (rc)
+        return rc;
+    rc = mdb_txn_commit (replay->txn);
+    replay->txn = NULL;
+    if (rc == 0)
+        rc = mdb_txn_begin (self->env, NULL, 0, &replay->txn);
+    if (rc) {
+        replay->txn = NULL;
+        return pb_store_lmdb_fail (self, rc, "commit a batch from the redo journal");
+    }
+    return 0;
+}
 
 static int
 s_apply (void *arg, const pb_redo_op_t *op)
 {
     replay_t *replay = arg;
     pb_store_t *self = replay->store;
+    if (op->kind == PB_REDO_RECORD_END)
+        return s_record_end (replay, op->seq);
     if (op->db >= PB_STORE_DB_COUNT)
         return pb_store_fail (self, "redo journal: an operation on database %u, which this "
                               "store does not have", op->db);
@@ -73,26 +108,24 @@ s_apply (void *arg, const pb_redo_op_t *op)
 
 static int s_count (void *arg, const pb_redo_op_t *op) { (void) arg; (void) op; return 0; }
 
-//  Replay into txn what LMDB lacks (at most max records, 0: all); the
-//  meta counter follows.
+//  Replay what LMDB lacks into replay->txn (which, with commit_each, is
+//  committed and replaced record by record); the meta counter follows.
+//  PB_STORE_FULL when the map cannot take it.
 static int
-s_replay (pb_store_t *self, MDB_txn *txn, size_t max, size_t *records)
+s_replay (pb_store_t *self, replay_t *replay, size_t *records)
 {
     uint64_t applied, last;
-    if (pb_store_meta_get_u64 (self, txn, REDO_SEQ, strlen (REDO_SEQ), &applied))
+    *records = 0;
+    if (pb_store_meta_get_u64 (self, replay->txn, REDO_SEQ, strlen (REDO_SEQ), &applied))
         return -1;
-    replay_t replay = { self, txn };
     self->error [0] = 0;
-    if (pb_redo_replay (self->redo, applied, max, s_apply, &replay, &last, records) != 0)
+    int rc = pb_redo_replay (self->redo, applied, 0, s_apply, replay, &last, records);
+    if (rc == PB_STORE_FULL)
+        return rc;
+    if (rc)
         return self->error [0]? -1: pb_store_fail (self, "%s", pb_redo_error (self->redo));
     self->redo_seq = last;
-    if (last == applied)
-        return 0;
-    uint8_t value [8];
-    pb_put_be64 (value, last);
-    MDB_val k = { strlen (REDO_SEQ), (void *) REDO_SEQ }, v = { 8, value };
-    int rc = mdb_put (txn, self->meta, &k, &v, 0);
-    return rc? pb_store_lmdb_fail (self, rc, "replay redo journal: write its number"): 0;
+    return last == applied || replay->commit_each? 0: s_set_redo_seq (self, replay->txn, last);
 }
 
 //  The key the journal's records are hashed with: the store's own, made
@@ -111,6 +144,10 @@ s_key_load (pb_store_t *self, MDB_txn *txn)
                               v.mv_size, PB_REDO_KEY_SIZE);
     if (rc != MDB_NOTFOUND)
         return pb_store_lmdb_fail (self, rc, "read redo journal key");
+    //  Records and no key to read them with: refuse, rather than drop them
+    if (pb_redo_was_written (self->redo))
+        return pb_store_fail (self, "the redo journal holds records but the store has no key for "
+                              "them (store damaged, or journal files from another store)");
     if (self->read_only)
         return 0;               //  no key, so no record was ever written
     uint8_t key [PB_REDO_KEY_SIZE];
@@ -151,7 +188,8 @@ int
 pb_store_redo_replay (pb_store_t *self, MDB_txn *txn)
 {
     size_t records;
-    int rc = s_replay (self, txn, 0, &records);
+    replay_t replay = { self, txn, false };
+    int rc = s_replay (self, &replay, &records);
     if (rc)
         return rc;
     if (records)
@@ -197,40 +235,33 @@ s_settle (pb_store_t *self)
     self->folded = NULL;
     self->folded_bytes = 0;
     self->folded_batches = 0;
-    size_t total = 0, records = 1;
+    size_t records = 0;
     uint64_t size = 0;
-    while (records > 0) {
-        MDB_txn *txn;
-        int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
-        if (rc) {
-            pb_store_lmdb_fail (self, rc, "begin write transaction");
-            break;
-        }
-        if (s_replay (self, txn, 1, &records)
-        ||  pb_store_meta_get_u64 (self, txn, PB_STORE_META_LOG_SIZE,
-                                   strlen (PB_STORE_META_LOG_SIZE), &size)) {
-            mdb_txn_abort (txn);
-            break;
-        }
-        if (records == 0) {
-            rc = pb_store_tree_open (self, txn, size);
-            mdb_txn_abort (txn);
-            if (rc == 0 && (rc = mdb_env_sync (self->env, 1)) != 0)
-                pb_store_lmdb_fail (self, rc, "sync the store");
-            if (rc == 0) {
-                self->committed_size = size;
-                pb_redo_switch (self->redo);
-                log_warn ("store: %s; committed the %zu batches since the last flush one by "
-                          "one from the redo journal", why, total);
-                return 0;
-            }
-            break;
-        }
-        if ((rc = mdb_txn_commit (txn))) {
-            pb_store_lmdb_fail (self, rc, "commit a batch from the redo journal");
-            break;
-        }
-        total++;
+    replay_t replay = { self, NULL, true };
+    int rc = mdb_txn_begin (self->env, NULL, 0, &replay.txn);
+    if (rc) {
+        replay.txn = NULL;
+        pb_store_lmdb_fail (self, rc, "begin write transaction");
+    }
+    //  One pass over the journal; each record ends its own transaction
+    if (rc == 0)
+        rc = s_replay (self, &replay, &records);
+    if (rc == 0)
+        rc = pb_store_meta_get_u64 (self, replay.txn, PB_STORE_META_LOG_SIZE,
+                                    strlen (PB_STORE_META_LOG_SIZE), &size);
+    if (rc == 0)
+        rc = pb_store_tree_open (self, replay.txn, size);
+    if (replay.txn)
+        mdb_txn_abort (replay.txn);
+    if (rc == 0 && (rc = mdb_env_sync (self->env, 1)) != 0)
+        pb_store_lmdb_fail (self, rc, "sync the store");
+    if (rc == 0) {
+        //  Both files now hold nothing the store lacks
+        self->committed_size = size;
+        pb_redo_switch (self->redo);
+        log_warn ("store: %s; committed the %zu batches since the last flush one by one from "
+                  "the redo journal", why, records);
+        return 0;
     }
     log_warn ("store: %s; cannot commit the redo journal's batches either (%s): refusing "
               "batches until a restart", why, self->error);
@@ -249,7 +280,7 @@ pb_store_redo_note (pb_batch_t *batch, int kind, MDB_dbi dbi, unsigned flags,
                     const void *key, size_t ksize, const void *val, size_t vsize)
 {
     pb_store_t *self = batch->store;
-    if (!self->flush_ms)
+    if (!batch->journaled)
         return 0;
     int db = s_db_number (self, dbi);
     if (db < 0 || pb_redo_add (self->redo, kind, (unsigned) db, flags, key, ksize, val, vsize)) {
@@ -266,6 +297,11 @@ int
 pb_store_redo_commit (pb_batch_t *batch)
 {
     pb_store_t *self = batch->store;
+    //  A batch that wrote nothing has nothing to make durable
+    if (pb_redo_is_clear (self->redo)) {
+        mdb_txn_abort (batch->txn);
+        return 0;
+    }
     uint8_t seq [8];
     pb_put_be64 (seq, self->redo_seq + 1);
     if (pb_batch_put (batch, self->meta, REDO_SEQ, strlen (REDO_SEQ), seq, 8, 0,
@@ -285,9 +321,12 @@ pb_store_redo_commit (pb_batch_t *batch)
     self->folded_batches++;
     rc = mdb_txn_commit (batch->txn);
     if (rc) {
-        //  Durable in the journal but not merged: take it from there
+        //  Durable in the journal but not merged: take it from there. The
+        //  batch is durable either way (a restart replays it), so it is
+        //  answered as such; if settling fails the store refuses the next
         pb_store_lmdb_fail (self, rc, "fold batch into the open transaction");
-        return s_settle (self);
+        s_settle (self);
+        return 0;
     }
     return 0;
 }
@@ -350,6 +389,7 @@ pb_store_flush (pb_store_t *self)
         return s_settle (self);
     }
     pb_redo_switch (self->redo);
+    pb_store_space_refresh (self);
     return 0;
 }
 

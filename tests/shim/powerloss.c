@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -23,8 +24,9 @@ s_keep (int fd)
 {
     const char *shadow = getenv ("POWERLOSS_SHADOW"), *watch = getenv ("POWERLOSS_WATCH");
     char link [64], path [4096], copy [4200];
-    if (!shadow || !watch)
-        return;
+    struct stat st;
+    if (!shadow || !watch || fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+        return;                 //  a folder's sync keeps names, not contents
     snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t len = readlink (link, path, sizeof path - 1);
     if (len <= 0)

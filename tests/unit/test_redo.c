@@ -60,13 +60,20 @@ s_write (pb_redo_t *redo, uint64_t seq, size_t size)
 //  What a replay saw: the sequence number of each put, in order
 typedef struct {
     uint64_t puts [64];
-    size_t count, deletes;
+    size_t count, deletes, ends;
 } seen_t;
 
 static int
 s_collect (void *arg, const pb_redo_op_t *op)
 {
     seen_t *seen = arg;
+    if (op->kind == PB_REDO_RECORD_END) {
+        //  After the record's operations, with its number
+        ck_assert_uint_eq (seen->count, seen->ends + 1);
+        ck_assert_uint_eq (op->seq, seen->puts [seen->count - 1]);
+        seen->ends++;
+        return 0;
+    }
     if (op->kind == PB_REDO_DEL_KEY) {
         ck_assert_uint_eq (op->db, 7);
         ck_assert_ptr_null (op->value);
@@ -98,6 +105,7 @@ s_replay (pb_redo_t *redo, uint64_t applied, seen_t *seen, uint64_t *last)
                    "replay: %s", pb_redo_error (redo));
     ck_assert_uint_eq (seen->count, records);
     ck_assert_uint_eq (seen->deletes, records);
+    ck_assert_uint_eq (seen->ends, records);
     return records;
 }
 

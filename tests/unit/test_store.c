@@ -12,102 +12,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <lmdb.h>
-#include "pl_test.h"
-#include "pl_test_log.h"
-#include "pl_merkle.h"
-#include "pb_store.h"
+#include "pl_test_store.h"
 #include "pb_store_queue.h"
 #include "pb_store_state.h"
 #include "passerelle.pb-c.h"
-
-#define H PL_MERKLE_HASH_SIZE
-
-static char s_dir [64];
-static char s_err [512];
-static int64_t s_flush_ms;          //  s_open's journal interval (0: none)
-
-static void
-s_setup (void)
-{
-    s_flush_ms = 0;
-    strcpy (s_dir, "/tmp/test_store.XXXXXX");
-    ck_assert_ptr_nonnull (mkdtemp (s_dir));
-}
-
-static void
-s_teardown (void)
-{
-    char path [128];
-    snprintf (path, sizeof path, "%s/data.mdb", s_dir);
-    unlink (path);
-    snprintf (path, sizeof path, "%s/lock.mdb", s_dir);
-    unlink (path);
-    snprintf (path, sizeof path, "%s/redo.0", s_dir);
-    unlink (path);
-    snprintf (path, sizeof path, "%s/redo.1", s_dir);
-    unlink (path);
-    rmdir (s_dir);
-}
-
-static pb_store_t *
-s_open (size_t map_size)
-{
-    pb_store_t *store = pb_store_open (s_dir, map_size, false, s_err, sizeof s_err);
-    ck_assert_msg (store, "open: %s", s_err);
-    ck_assert_int_eq (pb_store_use_journal (store, s_flush_ms), 0);
-    return store;
-}
-
-//  Entry i: case "case-<i % cases>", recipients "agency-<i % 3>" and
-//  "victim_support" (pl_test_log.h)
-static size_t
-s_entry (uint64_t i, unsigned cases, uint8_t *out)
-{
-    return pl_test_log_entry (i, cases, 3, out);
-}
-
-//  Append entries [from, to) in one batch and commit it.
-static void
-s_append (pb_store_t *store, uint64_t from, uint64_t to, unsigned cases)
-{
-    pb_batch_t *batch = pb_store_begin (store);
-    ck_assert_msg (batch, "begin: %s", pb_store_error (store));
-    uint8_t buf [512];
-    for (uint64_t i = from; i < to; i++) {
-        uint64_t index;
-        ck_assert_int_eq (pb_batch_log_append (batch, buf, s_entry (i, cases, buf), &index), 0);
-        ck_assert_uint_eq (index, i);
-    }
-    ck_assert_msg (pb_batch_commit (&batch) == 0, "commit: %s", pb_store_error (store));
-    ck_assert_ptr_null (batch);
-}
-
-//  Root over entries [0, n) computed in memory
-static void
-s_expected_root (uint64_t n, unsigned cases, uint8_t *root)
-{
-    pl_merkle_t *tree = pl_merkle_new (NULL, NULL, 0);
-    uint8_t buf [512];
-    for (uint64_t i = 0; i < n; i++)
-        ck_assert_int_eq (pl_merkle_append_data (tree, buf, s_entry (i, cases, buf), NULL), 0);
-    pl_merkle_root (tree, root);
-    pl_merkle_destroy (&tree);
-}
-
-static void
-s_check_root (pb_store_t *store, uint64_t n, unsigned cases)
-{
-    uint8_t root [H], expected [H];
-    uint64_t size;
-    ck_assert_int_eq (pb_store_log_root (store, &size, root), 0);
-    ck_assert_uint_eq (size, n);
-    s_expected_root (n, cases, expected);
-    ck_assert_mem_eq (root, expected, H);
-}
 
 static unsigned
 s_popcount (uint64_t n)
@@ -396,22 +309,16 @@ END_TEST
 static unsigned
 s_schema (const uint8_t *value)
 {
-    MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    ck_assert_int_eq (mdb_env_create (&env), 0);
-    mdb_env_set_maxdbs (env, 20);
-    ck_assert_int_eq (mdb_env_open (env, s_dir, 0, 0600), 0);
-    ck_assert_int_eq (mdb_txn_begin (env, NULL, 0, &txn), 0);
-    ck_assert_int_eq (mdb_dbi_open (txn, "meta", 0, &dbi), 0);
+    MDB_env *env = s_meta_raw (&txn, &dbi);
     MDB_val key = { 6, "schema" }, val = { 4, (void *) value };
     if (value)
         ck_assert_int_eq (mdb_put (txn, dbi, &key, &val, 0), 0);
     ck_assert_int_eq (mdb_get (txn, dbi, &key, &val), 0);
     ck_assert_uint_eq (val.mv_size, 4);
     unsigned schema = ((const uint8_t *) val.mv_data) [3];
-    ck_assert_int_eq (mdb_txn_commit (txn), 0);
-    mdb_env_close (env);
+    s_meta_raw_done (env, txn);
     return schema;
 }
 
@@ -616,94 +523,6 @@ START_TEST (trim_map_gives_pages_back)
 }
 END_TEST
 
-//  Journaled: another process sees the batches once they are flushed;
-//  until then it is told how many it does not see.
-START_TEST (journaled_batches_reach_readers_at_flush)
-{
-    s_flush_ms = 100000;
-    pb_store_t *store = s_open (0);
-    s_append (store, 0, 40, 4);
-    s_append (store, 40, 60, 4);
-    //  This handle reads its own batches
-    s_check_root (store, 60, 4);
-    //  Another handle does not see them; the writer holds the journal, so
-    //  they are not leftovers to report either
-    pb_store_t *reader = pb_store_open (s_dir, 0, true, s_err, sizeof s_err);
-    ck_assert_msg (reader, "open read-only: %s", s_err);
-    ck_assert_uint_eq (pb_store_log_size (reader), 0);
-    ck_assert_uint_eq (pb_store_redo_pending (reader), 0);
-    pb_store_destroy (&reader);
-    //  Not due yet; then forced
-    ck_assert_int_eq (pb_store_flush_if_due (store), 0);
-    reader = pb_store_open (s_dir, 0, true, s_err, sizeof s_err);
-    ck_assert_uint_eq (pb_store_log_size (reader), 0);
-    pb_store_destroy (&reader);
-    ck_assert_int_eq (pb_store_flush (store), 0);
-    reader = pb_store_open (s_dir, 0, true, s_err, sizeof s_err);
-    ck_assert_msg (reader, "open read-only: %s", s_err);
-    ck_assert_uint_eq (pb_store_redo_pending (reader), 0);
-    s_check_root (reader, 60, 4);
-    pb_store_destroy (&reader);
-    //  A second writer (another process: LMDB wants one handle per process)
-    //  may open the store between flushes, but not journal in it
-    pid_t pid = fork ();
-    ck_assert_int_ge (pid, 0);
-    if (pid == 0) {
-        pb_store_t *second = pb_store_open (s_dir, 0, false, s_err, sizeof s_err);
-        bool refused = second && pb_store_use_journal (second, 50) == -1
-                    && strstr (pb_store_error (second), "in use by another process");
-        _exit (refused? 0: 1);
-    }
-    int status;
-    ck_assert_int_eq (waitpid (pid, &status, 0), pid);
-    ck_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
-    //  After the flush the journal starts over: a batch, then a reopen
-    //  (which flushes at close) keeps all 70
-    s_append (store, 60, 70, 4);
-    pb_store_destroy (&store);
-    s_flush_ms = 0;
-    store = s_open (0);
-    s_check_root (store, 70, 4);
-    pb_store_destroy (&store);
-}
-END_TEST
-
-//  Journaled, a journal that cannot grow (a full disk; here a file size
-//  limit): the batch is refused with the reason, nothing of it is kept,
-//  the batches before and after it are.
-START_TEST (journal_write_failure_refuses_the_batch)
-{
-    s_flush_ms = 100000;
-    pb_store_t *store = s_open (0);
-    s_append (store, 0, 10, 4);
-    struct rlimit saved, limit;
-    ck_assert_int_eq (getrlimit (RLIMIT_FSIZE, &saved), 0);
-    limit = saved;
-    limit.rlim_cur = 64 * 1024;
-    signal (SIGXFSZ, SIG_IGN);
-    ck_assert_int_eq (setrlimit (RLIMIT_FSIZE, &limit), 0);
-    pb_batch_t *batch = pb_store_begin (store);
-    ck_assert_ptr_nonnull (batch);
-    uint8_t buf [512];
-    for (uint64_t i = 10; i < 400; i++)
-        ck_assert_int_eq (pb_batch_log_append (batch, buf, s_entry (i, 4, buf), NULL), 0);
-    ck_assert_int_eq (pb_batch_commit (&batch), -1);
-    ck_assert_ptr_nonnull (strstr (pb_store_error (store), "redo journal"));
-    ck_assert_ptr_nonnull (strstr (pb_store_error (store), "File too large"));
-    s_check_root (store, 10, 4);
-    //  The next batch goes where the refused one was cut off
-    s_append (store, 10, 20, 4);
-    ck_assert_int_eq (setrlimit (RLIMIT_FSIZE, &saved), 0);
-    signal (SIGXFSZ, SIG_DFL);
-    s_check_root (store, 20, 4);
-    pb_store_destroy (&store);
-    s_flush_ms = 0;
-    store = s_open (0);
-    s_check_root (store, 20, 4);
-    pb_store_destroy (&store);
-}
-END_TEST
-
 //  Rounds: every batch an LMDB commit; journaled and never flushed (all
 //  that survives comes from the journal); journaled with a flush due every
 //  20 ms (the kill lands between flushes, or inside one).
@@ -785,8 +604,6 @@ test_suite (void)
     tcase_add_test (tc, reader_process_while_writing);
     tcase_add_test (tc, second_writer_process_followed);
     tcase_add_test (tc, crash_keeps_committed_batches);
-    tcase_add_test (tc, journaled_batches_reach_readers_at_flush);
-    tcase_add_test (tc, journal_write_failure_refuses_the_batch);
     tcase_add_test (tc, trim_map_gives_pages_back);
     suite_add_tcase (suite, tc);
     return suite;
