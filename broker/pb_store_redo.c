@@ -12,14 +12,18 @@
  *              files and switches at each flush (pb_redo.h)
  *      open    records after the one LMDB's meta "redo_seq" names are
  *              replayed in the open transaction, which commits durably
+ *              (or, if the map cannot take them at once, one per
+ *              transaction)
  *
  *  Readers in this process see the batches folded in (they read in
  *  `folded`); another process (passerelle-audit) sees the store as of the
- *  last flush. An abort of one batch leaves the others untouched. If the
- *  folded transaction is lost (LMDB fails to merge a batch or to commit a
- *  flush), it is rebuilt from the journal, which holds every batch since
- *  the last flush; if the journal cannot be synced, nothing more is
- *  accepted until a restart replays it.  */
+ *  last flush. An abort of one batch leaves the others untouched. Past the
+ *  publish limit a batch is not journaled but committed to LMDB on its own
+ *  (pb_store_begin), so that none is answered that the map cannot take.
+ *  If the folded transaction is lost (LMDB fails to merge a batch or to
+ *  commit a flush), the batches since the last flush are committed from
+ *  the journal one per transaction (s_settle); if that fails too, or the
+ *  journal cannot be synced, nothing more is accepted until a restart.  */
 #include <string.h>
 #include <czmq.h>
 #include <sodium.h>
