@@ -7,7 +7,11 @@
  *  happens to a file under $POWERLOSS_WATCH, the shim copies the file to
  *  $POWERLOSS_SHADOW; after the process ends, that folder is the disk as
  *  the power loss left it. kill -9 keeps the page cache and cannot show
- *  what this shows: a write that was never synced.  */
+ *  what this shows: a write that was never synced.
+ *
+ *  And one fault on demand: with POWERLOSS_MAP_FULL_AT=N, the Nth call to
+ *  mdb_put answers MDB_MAP_FULL (once), to reach the store's paths for a
+ *  map that cannot take a transaction.  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -57,6 +61,7 @@ s_keep_if_dsync (int fd)
 }
 
 typedef int (sync_fn) (int);
+typedef int (put_fn) (void *, unsigned, void *, void *, unsigned);
 typedef ssize_t (pwrite_fn) (int, const void *, size_t, off_t);
 typedef ssize_t (pwritev_fn) (int, const struct iovec *, int, off_t);
 typedef ssize_t (writev_fn) (int, const struct iovec *, int);
@@ -66,6 +71,19 @@ typedef ssize_t (writev_fn) (int, const struct iovec *, int);
     static type *real; \
     if (!real) \
         real = (type *) dlsym (RTLD_NEXT, name)
+
+#define MAP_FULL_CODE (-30792)     //  MDB_MAP_FULL (lmdb.h)
+
+int
+mdb_put (void *txn, unsigned dbi, void *key, void *value, unsigned flags)
+{
+    NEXT ("mdb_put", put_fn);
+    static long calls;
+    const char *at = getenv ("POWERLOSS_MAP_FULL_AT");
+    if (at && ++calls == atol (at))
+        return MAP_FULL_CODE;
+    return real (txn, dbi, key, value, flags);
+}
 
 int
 fdatasync (int fd)

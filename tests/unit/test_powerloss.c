@@ -11,7 +11,8 @@
  *  Scenarios, with the journal (the broker's mode) unless said: batches
  *  and flushes; an empty flush (only aborted batches since the last one)
  *  between two; a restart (after a kill) then batches before any flush;
- *  many flushes; and every batch its own LMDB commit.  */
+ *  many flushes; and every batch its own LMDB commit. And one fault: a
+ *  replay at open that the map cannot take in one transaction.  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -120,6 +121,25 @@ s_scenario (void)
         }
     }
     else
+    if (strcmp (name, "journal_only") == 0) {
+        pb_store_t *store = s_scenario_open (dir, NEVER);
+        for (uint64_t round = 0; round < 3; round++)
+            s_scenario_append (store, round * 10, round * 10 + 10);
+    }
+    else
+    if (strcmp (name, "reopen") == 0) {
+        char err [600];
+        pb_store_t *store = pb_store_open (dir, 0, false, err, sizeof err);
+        FILE *acked = fopen (getenv ("POWERLOSS_ACKED"), "w");
+        if (!store || !acked) {
+            fprintf (stderr, "scenario: %s\n", err);
+            _exit (2);
+        }
+        fprintf (acked, "%llu\n", (unsigned long long) pb_store_log_size (store));
+        fclose (acked);
+        pb_store_destroy (&store);
+    }
+    else
     if (strcmp (name, "no_journal") == 0) {
         pb_store_t *store = s_scenario_open (dir, 0);
         for (uint64_t round = 0; round < 5; round++)
@@ -158,7 +178,7 @@ s_teardown (void)
 //  Run a scenario under the shim; returns the log size it was told was
 //  committed last
 static uint64_t
-s_run (const char *scenario)
+s_run_with (const char *scenario, const char *name, const char *value)
 {
     char self [4096], shim [4200];
     ssize_t len = readlink ("/proc/self/exe", self, sizeof self - 1);
@@ -178,6 +198,8 @@ s_run (const char *scenario)
         setenv ("POWERLOSS_ACKED", s_acked, 1);
         setenv ("LD_PRELOAD", shim, 1);
         setenv ("ASAN_OPTIONS", "verify_asan_link_order=0:detect_leaks=0", 1);
+        if (name)
+            setenv (name, value, 1);
         char *argv [] = { self, NULL };
         execv (self, argv);
         _exit (127);
@@ -194,13 +216,19 @@ s_run (const char *scenario)
     return acked;
 }
 
-//  The disk the power loss left holds every acknowledged entry
+static uint64_t
+s_run (const char *scenario)
+{
+    return s_run_with (scenario, NULL, NULL);
+}
+
+//  The store in dir holds every acknowledged entry
 static void
-s_check_disk (uint64_t acked)
+s_check_store (const char *dir, uint64_t acked)
 {
     char err [600];
-    pb_store_t *store = pb_store_open (s_disk, 0, false, err, sizeof err);
-    ck_assert_msg (store, "after the power loss: %s", err);
+    pb_store_t *store = pb_store_open (dir, 0, false, err, sizeof err);
+    ck_assert_msg (store, "open %s: %s", dir, err);
     ck_assert_uint_ge (pb_store_log_size (store), acked);
     uint8_t expected [512], *entry;
     size_t size;
@@ -212,6 +240,13 @@ s_check_disk (uint64_t acked)
         free (entry);
     }
     pb_store_destroy (&store);
+}
+
+//  The disk the power loss left
+static void
+s_check_disk (uint64_t acked)
+{
+    s_check_store (s_disk, acked);
 }
 
 START_TEST (batches_and_a_flush)
@@ -246,6 +281,17 @@ START_TEST (many_flushes)
 }
 END_TEST
 
+//  A killed broker left three batches in the journal alone; at the next
+//  open the map refuses the replay in one transaction (the third put): the
+//  open replays them one per transaction instead, and nothing is missing
+START_TEST (a_replay_the_map_refuses_at_once_goes_one_by_one)
+{
+    ck_assert_uint_eq (s_run ("journal_only"), 30);
+    ck_assert_uint_eq (s_run_with ("reopen", "POWERLOSS_MAP_FULL_AT", "3"), 30);
+    s_check_store (s_store, 30);
+}
+END_TEST
+
 START_TEST (every_batch_its_own_commit)
 {
     uint64_t acked = s_run ("no_journal");
@@ -265,6 +311,7 @@ test_suite (void)
     tcase_add_test (tc, a_restart_then_batches_before_any_flush);
     tcase_add_test (tc, many_flushes);
     tcase_add_test (tc, every_batch_its_own_commit);
+    tcase_add_test (tc, a_replay_the_map_refuses_at_once_goes_one_by_one);
     suite_add_tcase (suite, tc);
     return suite;
 }
