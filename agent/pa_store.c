@@ -156,7 +156,7 @@ pa_store_meta_u64 (pa_store_t *self, MDB_txn *txn, const char *key, uint64_t *va
     if (v.mv_size != 8)
         return pa_store_fail (self, "store damaged: meta %s holds %zu bytes, not 8", key,
                               v.mv_size);
-    *value = pa_store_get_be64 (v.mv_data);
+    *value = pl_get_be64 (v.mv_data);
     return 0;
 }
 
@@ -164,37 +164,8 @@ int
 pa_store_meta_put_u64 (pa_store_t *self, MDB_txn *txn, const char *key, uint64_t value)
 {
     uint8_t bytes [8];
-    pa_store_put_be64 (bytes, value);
+    pl_put_be64 (bytes, value);
     return pa_store_put (self, txn, self->meta, key, strlen (key), bytes, 8, 0, "write meta");
-}
-
-void
-pa_store_put_be64 (uint8_t *out, uint64_t value)
-{
-    for (int i = 7; i >= 0; i--, value >>= 8)
-        out [i] = (uint8_t) value;
-}
-
-uint64_t
-pa_store_get_be64 (const uint8_t *in)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value = value << 8 | in [i];
-    return value;
-}
-
-void
-pa_store_put_be32 (uint8_t *out, uint32_t value)
-{
-    for (int i = 3; i >= 0; i--, value >>= 8)
-        out [i] = (uint8_t) value;
-}
-
-uint32_t
-pa_store_get_be32 (const uint8_t *in)
-{
-    return (uint32_t) in [0] << 24 | (uint32_t) in [1] << 16 | (uint32_t) in [2] << 8 | in [3];
 }
 
 //  --------------------------------------------------------------------------
@@ -256,7 +227,7 @@ s_open_meta (pa_store_t *self, MDB_txn *txn)
         if ((rc = mdb_dbi_open (txn, "meta", MDB_CREATE, &self->meta)))
             return pa_store_lmdb_fail (self, rc, "create database meta");
         uint8_t schema [4];
-        pa_store_put_be32 (schema, PA_STORE_SCHEMA);
+        pl_put_be32 (schema, PA_STORE_SCHEMA);
         return pa_store_put (self, txn, self->meta, "kind", 4, STORE_KIND, strlen (STORE_KIND),
                              0, "write meta kind")
             || pa_store_put (self, txn, self->meta, "schema", 6, schema, 4, 0,
@@ -277,7 +248,7 @@ s_open_meta (pa_store_t *self, MDB_txn *txn)
         return rc;
     if (rc == PA_STORE_NOT_FOUND || v.mv_size != 4)
         return pa_store_fail (self, "store damaged: no readable schema version in meta");
-    uint32_t schema = pa_store_get_be32 (v.mv_data);
+    uint32_t schema = pl_get_be32 (v.mv_data);
     if (schema > PA_STORE_SCHEMA)
         return pa_store_fail (self, "written by a newer passerelle (store schema %u, this "
                               "version reads up to %u): run the newer version",
@@ -437,7 +408,7 @@ pa_store_checkpoint_save (pa_store_t *self, const char *note, uint64_t size, con
         goto failed;
     }
     if (rc == 0) {
-        uint64_t kept = pa_store_get_be64 (v.mv_data);
+        uint64_t kept = pl_get_be64 (v.mv_data);
         if (size < kept || (size == kept
                             && memcmp ((uint8_t *) v.mv_data + 8, root, PA_STORE_ROOT_SIZE))) {
             rc = pa_store_fail (self, "checkpoint save: size %llu %s the kept checkpoint's "
@@ -454,7 +425,7 @@ pa_store_checkpoint_save (pa_store_t *self, const char *note, uint64_t size, con
         rc = pa_store_lmdb_fail (self, rc, "checkpoint save: write meta");
         goto failed;
     }
-    pa_store_put_be64 (v.mv_data, size);
+    pl_put_be64 (v.mv_data, size);
     memcpy ((uint8_t *) v.mv_data + 8, root, PA_STORE_ROOT_SIZE);
     memcpy ((uint8_t *) v.mv_data + CHECKPOINT_HEAD, note, note_size);
     return pa_store_commit (self, txn, "checkpoint save");
@@ -487,7 +458,7 @@ pa_store_checkpoint_load (pa_store_t *self, char **note, uint64_t *size, uint8_t
                 (*note) [note_size] = 0;
             }
             if (size)
-                *size = pa_store_get_be64 (v.mv_data);
+                *size = pl_get_be64 (v.mv_data);
             if (root)
                 memcpy (root, (uint8_t *) v.mv_data + 8, PA_STORE_ROOT_SIZE);
         }

@@ -66,7 +66,7 @@ pa_store_inbox_add (pa_store_t *self, const uint8_t *event_id, const uint8_t *he
         goto failed;
     uint64_t seq = last + 1;
     uint8_t key [8];
-    pa_store_put_be64 (key, seq);
+    pl_put_be64 (key, seq);
     MDB_val k = { sizeof key, key };
     v = (MDB_val) { INBOX_HEAD + header_size + payload_size, NULL };
     if ((rc = mdb_put (txn, self->inbox, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE))) {
@@ -75,9 +75,9 @@ pa_store_inbox_add (pa_store_t *self, const uint8_t *event_id, const uint8_t *he
     }
     uint8_t *record = v.mv_data;
     record [0] = is_notice? FLAG_NOTICE: 0;
-    pa_store_put_be64 (record + 1, received_at_ms);
+    pl_put_be64 (record + 1, received_at_ms);
     memcpy (record + 9, event_id, ID);
-    pa_store_put_be32 (record + 9 + ID, (uint32_t) header_size);
+    pl_put_be32 (record + 9 + ID, (uint32_t) header_size);
     memcpy (record + INBOX_HEAD, header, header_size);
     if (payload_size)
         memcpy (record + INBOX_HEAD + header_size, payload, payload_size);
@@ -122,8 +122,8 @@ pa_store_inbox_mark_processed (pa_store_t *self, uint64_t seq, uint64_t processe
     MDB_txn *txn;
     MDB_val v;
     uint8_t key [8], value [8];
-    pa_store_put_be64 (key, seq);
-    pa_store_put_be64 (value, processed_at_ms);
+    pl_put_be64 (key, seq);
+    pl_put_be64 (value, processed_at_ms);
     int rc = pa_store_write_begin (self, &txn, "inbox mark processed");
     if (rc)
         return rc;
@@ -252,11 +252,11 @@ s_record (pa_store_t *self, MDB_txn *txn, const MDB_val *k, const MDB_val *v, re
     const uint8_t *bytes = v->mv_data;
     if (k->mv_size != 8 || v->mv_size < INBOX_HEAD)
         return pa_store_fail (self, "inbox list: store damaged: record of %zu bytes", v->mv_size);
-    r->seq = pa_store_get_be64 (k->mv_data);
+    r->seq = pl_get_be64 (k->mv_data);
     r->is_notice = bytes [0] & FLAG_NOTICE;
-    r->received_at_ms = pa_store_get_be64 (bytes + 1);
+    r->received_at_ms = pl_get_be64 (bytes + 1);
     r->event_id = bytes + 9;
-    r->header_size = pa_store_get_be32 (bytes + 9 + ID);
+    r->header_size = pl_get_be32 (bytes + 9 + ID);
     if (r->header_size > v->mv_size - INBOX_HEAD)
         return pa_store_fail (self, "inbox list: store damaged: record %llu is cut short",
                               (unsigned long long) r->seq);
@@ -269,7 +269,7 @@ s_record (pa_store_t *self, MDB_txn *txn, const MDB_val *k, const MDB_val *v, re
     if (rc < 0)
         return rc;
     r->processed = rc == 0 && done.mv_size == 8;
-    r->processed_at_ms = r->processed? pa_store_get_be64 (done.mv_data): 0;
+    r->processed_at_ms = r->processed? pl_get_be64 (done.mv_data): 0;
     return 0;
 }
 
@@ -293,7 +293,7 @@ pa_store_inbox_list (pa_store_t *self, uint64_t after, size_t max)
         return NULL;
     }
     uint8_t start [8];
-    pa_store_put_be64 (start, after + 1);
+    pl_put_be64 (start, after + 1);
     MDB_val k = { sizeof start, start }, v;
     bool failed = false;
     for (rc = mdb_cursor_get (cursor, &k, &v, MDB_SET_RANGE);

@@ -4,12 +4,13 @@
  *  The store's struct and the helpers every part uses: LMDB return codes
  *  turned into messages naming the operation (and into PA_STORE_FULL for a
  *  full map), transactions begun and committed with that reporting, the
- *  room check of the adds, meta counters and big-endian integers.  */
+  *  room check of the adds and meta counters (big-endian: pl_bytes.h).  */
 #ifndef PA_STORE_INT_H_INCLUDED
 #define PA_STORE_INT_H_INCLUDED
 
 #include <lmdb.h>
 #include "pa_store.h"
+#include "pl_bytes.h"
 
 struct _pa_store_t {
     MDB_env *env;
@@ -44,10 +45,5 @@ int pa_store_room (pa_store_t *self, size_t extra, const char *op);
 //  meta u64: a missing key reads as 0.
 int pa_store_meta_u64 (pa_store_t *self, MDB_txn *txn, const char *key, uint64_t *value);
 int pa_store_meta_put_u64 (pa_store_t *self, MDB_txn *txn, const char *key, uint64_t value);
-
-void pa_store_put_be64 (uint8_t *out, uint64_t value);
-uint64_t pa_store_get_be64 (const uint8_t *in);
-void pa_store_put_be32 (uint8_t *out, uint32_t value);
-uint32_t pa_store_get_be32 (const uint8_t *in);
 
 #endif

@@ -56,7 +56,7 @@ pa_store_outbox_add (pa_store_t *self, const uint8_t *event_id, const uint8_t *e
             goto failed;
     }
     uint8_t key [8], state [STATE_SIZE];
-    pa_store_put_be64 (key, sequence);
+    pl_put_be64 (key, sequence);
     MDB_val k = { sizeof key, key };
     v = (MDB_val) { OUTBOX_HEAD + size, NULL };
     if ((rc = mdb_put (txn, self->outbox, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE))) {
@@ -65,10 +65,10 @@ pa_store_outbox_add (pa_store_t *self, const uint8_t *event_id, const uint8_t *e
     }
     uint8_t *record = v.mv_data;
     memcpy (record, event_id, ID);
-    pa_store_put_be64 (record + ID, accepted_at_ms);
+    pl_put_be64 (record + ID, accepted_at_ms);
     memcpy (record + OUTBOX_HEAD, envelope, size);
-    pa_store_put_be32 (state, 0);
-    pa_store_put_be64 (state + 4, accepted_at_ms);
+    pl_put_be32 (state, 0);
+    pl_put_be64 (state + 4, accepted_at_ms);
     if ((rc = pa_store_put (self, txn, self->outbox_state, key, 8, state, sizeof state,
                             MDB_NOOVERWRITE, "outbox add: write outbox_state"))
     ||  (rc = pa_store_put (self, txn, self->outbox_ids, event_id, ID, key, 8,
@@ -92,7 +92,7 @@ s_fill_item (pa_store_t *self, MDB_txn *txn, const uint8_t *key, const MDB_val *
     if (rc == PA_STORE_NOT_FOUND || (rc == 0 && v.mv_size <= OUTBOX_HEAD)
     ||  state->mv_size != STATE_SIZE)
         return pa_store_fail (self, "store damaged: outbox item %llu is incomplete",
-                              (unsigned long long) pa_store_get_be64 (key));
+                              (unsigned long long) pl_get_be64 (key));
     if (rc)
         return rc;
     const uint8_t *record = v.mv_data, *st = state->mv_data;
@@ -100,10 +100,10 @@ s_fill_item (pa_store_t *self, MDB_txn *txn, const uint8_t *key, const MDB_val *
     if (!envelope)
         return pa_store_fail (self, "outbox: out of memory");
     memcpy (item->event_id, record, ID);
-    item->sequence = pa_store_get_be64 (key);
-    item->accepted_at_ms = pa_store_get_be64 (record + ID);
-    item->attempts = pa_store_get_be32 (st);
-    item->next_attempt_ms = pa_store_get_be64 (st + 4);
+    item->sequence = pl_get_be64 (key);
+    item->accepted_at_ms = pl_get_be64 (record + ID);
+    item->attempts = pl_get_be32 (st);
+    item->next_attempt_ms = pl_get_be64 (st + 4);
     item->size = v.mv_size - OUTBOX_HEAD;
     memcpy (envelope, record + OUTBOX_HEAD, item->size);
     item->envelope = envelope;
@@ -127,13 +127,13 @@ pa_store_outbox_next (pa_store_t *self, uint64_t after, uint64_t due_by_ms,
         return pa_store_lmdb_fail (self, rc, "outbox next: open cursor");
     }
     uint8_t start [8];
-    pa_store_put_be64 (start, after + 1);
+    pl_put_be64 (start, after + 1);
     MDB_val k = { sizeof start, start }, v;
     //  Only the small state records are read until a due one turns up
     for (rc = mdb_cursor_get (cursor, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get (cursor, &k, &v, MDB_NEXT))
         if (k.mv_size == 8 && v.mv_size == STATE_SIZE
-        &&  pa_store_get_be64 ((uint8_t *) v.mv_data + 4) <= due_by_ms)
+        &&  pl_get_be64 ((uint8_t *) v.mv_data + 4) <= due_by_ms)
             break;
     if (rc == MDB_NOTFOUND)
         rc = PA_STORE_NOT_FOUND;
@@ -210,9 +210,9 @@ pa_store_outbox_attempted (pa_store_t *self, const uint8_t *event_id, uint64_t n
         rc = pa_store_fail (self, "store damaged: outbox item without its state");
     if (rc)
         goto failed;
-    uint32_t attempts = pa_store_get_be32 (v.mv_data);
-    pa_store_put_be32 (state, attempts < UINT32_MAX? attempts + 1: attempts);
-    pa_store_put_be64 (state + 4, next_attempt_ms);
+    uint32_t attempts = pl_get_be32 (v.mv_data);
+    pl_put_be32 (state, attempts < UINT32_MAX? attempts + 1: attempts);
+    pl_put_be64 (state + 4, next_attempt_ms);
     if ((rc = pa_store_put (self, txn, self->outbox_state, key, 8, state, sizeof state, 0,
                             "outbox attempted: write outbox_state")))
         goto failed;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sodium.h>
 #include "pb_redo.h"
+#include "pl_bytes.h"
 
 #define MAGIC       "PBR1"
 #define HEAD_SIZE   16          //  magic, body length, sequence number
@@ -56,32 +57,6 @@ s_fail (pb_redo_t *self, const char *fmt, ...)
     vsnprintf (self->error, sizeof self->error, fmt, args);
     va_end (args);
     return -1;
-}
-
-static void
-s_put_be32 (uint8_t *out, uint32_t value)
-{
-    for (int i = 3; i >= 0; i--, value >>= 8)
-        out [i] = (uint8_t) value;
-}
-
-static uint32_t
-s_get_be32 (const uint8_t *in)
-{
-    return (uint32_t) in [0] << 24 | (uint32_t) in [1] << 16 | (uint32_t) in [2] << 8 | in [3];
-}
-
-static void
-s_put_be64 (uint8_t *out, uint64_t value)
-{
-    for (int i = 7; i >= 0; i--, value >>= 8)
-        out [i] = (uint8_t) value;
-}
-
-static uint64_t
-s_get_be64 (const uint8_t *in)
-{
-    return (uint64_t) s_get_be32 (in) << 32 | s_get_be32 (in + 4);
 }
 
 pb_redo_t *
@@ -216,7 +191,7 @@ s_record_at (const uint8_t *key, const uint8_t *data, size_t size)
 {
     if (size < HEAD_SIZE + HASH_SIZE || memcmp (data, MAGIC, 4) != 0)
         return 0;
-    size_t body = s_get_be32 (data + 4);
+    size_t body = pl_get_be32 (data + 4);
     if (body > BODY_MAX || body > size - HEAD_SIZE - HASH_SIZE)
         return 0;
     uint8_t hash [HASH_SIZE];
@@ -237,7 +212,7 @@ s_run_read (pb_redo_t *self, file_t *file, run_t *run)
         return -1;
     size_t whole;
     while ((whole = s_record_at (self->key, run->data + run->end, run->size - run->end)) > 0) {
-        uint64_t seq = s_get_be64 (run->data + run->end + 8);
+        uint64_t seq = pl_get_be64 (run->data + run->end + 8);
         if (run->end > 0 && seq != run->last + 1)
             break;
         if (run->end == 0)
@@ -259,8 +234,8 @@ s_replay_body (pb_redo_t *self, uint64_t seq, const uint8_t *body, size_t size,
                            self->dir, (unsigned long long) seq);
         const uint8_t *head = body + at;
         pb_redo_op_t op = {
-            .seq = seq, .kind = head [0], .db = head [1], .flags = s_get_be32 (head + 2),
-            .key_size = s_get_be32 (head + 6), .value_size = s_get_be32 (head + 10)
+            .seq = seq, .kind = head [0], .db = head [1], .flags = pl_get_be32 (head + 2),
+            .key_size = pl_get_be32 (head + 6), .value_size = pl_get_be32 (head + 10)
         };
         at += OP_HEAD;
         if (op.key_size > size - at || op.value_size > size - at - op.key_size)
@@ -279,13 +254,13 @@ s_replay_body (pb_redo_t *self, uint64_t seq, const uint8_t *body, size_t size,
 
 //  The records of one run after applied, in order, continuing *last
 static int
-s_run_replay (pb_redo_t *self, run_t *run, uint64_t applied, size_t max,
-              pb_redo_apply_fn *apply, void *arg, uint64_t *last, size_t *records)
+s_run_replay (pb_redo_t *self, run_t *run, uint64_t applied, pb_redo_apply_fn *apply,
+              void *arg, uint64_t *last, size_t *records)
 {
     size_t at = 0, whole;
-    while (at < run->end && (max == 0 || *records < max)) {
+    while (at < run->end) {
         whole = s_record_at (self->key, run->data + at, run->end - at);
-        uint64_t seq = s_get_be64 (run->data + at + 8);
+        uint64_t seq = pl_get_be64 (run->data + at + 8);
         if (seq > *last + 1)
             return s_fail (self, "redo journal in %s: record %llu follows record %llu, which the "
                            "store does not hold and the journal lacks (not this store's journal?)",
@@ -304,8 +279,8 @@ s_run_replay (pb_redo_t *self, run_t *run, uint64_t applied, size_t max,
 }
 
 int
-pb_redo_replay (pb_redo_t *self, uint64_t applied, size_t max, pb_redo_apply_fn *apply,
-                void *arg, uint64_t *last, size_t *records)
+pb_redo_replay (pb_redo_t *self, uint64_t applied, pb_redo_apply_fn *apply, void *arg,
+                uint64_t *last, size_t *records)
 {
     *last = applied;
     *records = 0;
@@ -321,7 +296,7 @@ pb_redo_replay (pb_redo_t *self, uint64_t applied, size_t max, pb_redo_apply_fn 
     for (int i = 0; rc == 0 && i < 2; i++) {
         run_t *run = &runs [i? !first: first];
         if (run->end && run->last > applied)
-            rc = s_run_replay (self, run, applied, max, apply, arg, last, records);
+            rc = s_run_replay (self, run, applied, apply, arg, last, records);
     }
     free (runs [0].data);
     free (runs [1].data);
@@ -366,9 +341,9 @@ pb_redo_add (pb_redo_t *self, int kind, unsigned db, unsigned flags,
     uint8_t *head = self->record + self->size;
     head [0] = (uint8_t) kind;
     head [1] = (uint8_t) db;
-    s_put_be32 (head + 2, flags);
-    s_put_be32 (head + 6, (uint32_t) key_size);
-    s_put_be32 (head + 10, (uint32_t) value_size);
+    pl_put_be32 (head + 2, flags);
+    pl_put_be32 (head + 6, (uint32_t) key_size);
+    pl_put_be32 (head + 10, (uint32_t) value_size);
     self->size += OP_HEAD;
     memcpy (self->record + self->size, key, key_size);
     self->size += key_size;
@@ -391,8 +366,8 @@ pb_redo_commit (pb_redo_t *self, uint64_t seq)
     if (s_reserve (self, HASH_SIZE))
         return -1;
     memcpy (self->record, MAGIC, 4);
-    s_put_be32 (self->record + 4, (uint32_t) body);
-    s_put_be64 (self->record + 8, seq);
+    pl_put_be32 (self->record + 4, (uint32_t) body);
+    pl_put_be64 (self->record + 8, seq);
     crypto_generichash (self->record + self->size, HASH_SIZE, self->record, self->size,
                         self->key, PB_REDO_KEY_SIZE);
     size_t total = self->size + HASH_SIZE, done = 0;

@@ -104,9 +104,8 @@ const char *pb_redo_error (pb_redo_t *self);
 //  none), *records how many were. -1 on a read error, on records that
 //  start after applied + 1 (one is missing: the store and its journal do
 //  not belong together), or when apply fails.
-//  At most max records when max is not 0.
-int pb_redo_replay (pb_redo_t *self, uint64_t applied, size_t max, pb_redo_apply_fn *apply,
-                    void *arg, uint64_t *last, size_t *records);
+int pb_redo_replay (pb_redo_t *self, uint64_t applied, pb_redo_apply_fn *apply, void *arg,
+                    uint64_t *last, size_t *records);
 
 //  --------------------------------------------------------------------------
 //  Writing: one record per batch

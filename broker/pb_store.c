@@ -19,24 +19,6 @@ static const char *META_LOG_SIZE = PB_STORE_META_LOG_SIZE;
 //  --------------------------------------------------------------------------
 //  Small helpers
 
-void
-pb_put_be64 (uint8_t *out, uint64_t value)
-{
-    for (int i = 7; i >= 0; i--) {
-        out [i] = (uint8_t) value;
-        value >>= 8;
-    }
-}
-
-uint64_t
-pb_get_be64 (const uint8_t *in)
-{
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++)
-        value = (value << 8) | in [i];
-    return value;
-}
-
 int
 pb_store_fail (pb_store_t *self, const char *fmt, ...)
 {
@@ -88,7 +70,7 @@ s_node_get (void *ctx, unsigned level, uint64_t index, uint8_t *hash)
     pb_store_t *self = ctx;
     uint8_t key [9];
     key [0] = (uint8_t) level;
-    pb_put_be64 (key + 1, index);
+    pl_put_be64 (key + 1, index);
     MDB_val k = { sizeof key, key }, v;
     self->merkle_reads++;
     if (!self->txn || mdb_get (self->txn, self->merkle, &k, &v) != 0
@@ -106,7 +88,7 @@ s_node_put (void *ctx, unsigned level, uint64_t index, const uint8_t *hash)
         return -1;
     uint8_t key [9];
     key [0] = (uint8_t) level;
-    pb_put_be64 (key + 1, index);
+    pl_put_be64 (key + 1, index);
     //  Overwriting with the same hash (a retried append) is fine: a plain put
     return pb_batch_put (&self->batch, self->merkle, key, sizeof key, hash,
                          PL_MERKLE_HASH_SIZE, 0, "put merkle node") == 0? 0: -1;
@@ -145,7 +127,7 @@ pb_store_meta_get_u64 (pb_store_t *self, MDB_txn *txn, const void *key, size_t k
     if (v.mv_size != 8)
         return pb_store_fail (self, "meta value of %zu bytes, expected 8 (store damaged?)",
                               v.mv_size);
-    *value = pb_get_be64 (v.mv_data);
+    *value = pl_get_be64 (v.mv_data);
     return 0;
 }
 
@@ -347,7 +329,7 @@ s_open_meta (pb_store_t *self, MDB_txn *txn, uint64_t *size)
     if (rc)
         return pb_store_lmdb_fail (self, rc, "open log cursor");
     rc = mdb_cursor_get (cursor, &k, &v, MDB_LAST);
-    uint64_t count = rc == 0 && k.mv_size == 8? pb_get_be64 (k.mv_data) + 1: 0;
+    uint64_t count = rc == 0 && k.mv_size == 8? pl_get_be64 (k.mv_data) + 1: 0;
     mdb_cursor_close (cursor);
     if (rc && rc != MDB_NOTFOUND)
         return pb_store_lmdb_fail (self, rc, "read last log entry");
@@ -557,7 +539,10 @@ s_batch_end (pb_store_t *self, bool committed)
     self->txn = NULL;
     if (committed) {
         self->committed_size = pl_merkle_size (self->tree);
-        pb_store_space_refresh (self);
+        //  A journaled batch leaves LMDB's pages as they were until the
+        //  flush, which reads the space figures again itself
+        if (!self->batch.journaled)
+            pb_store_space_refresh (self);
         return;
     }
     if (self->tree && pl_merkle_size (self->tree) == self->committed_size)
@@ -607,7 +592,7 @@ pb_batch_commit (pb_batch_t **batch_p)
     //  The tree size goes in the same transaction as the nodes it counts
     if (rc == 0 && pl_merkle_size (store->tree) != store->committed_size) {
         uint8_t size [8];
-        pb_put_be64 (size, pl_merkle_size (store->tree));
+        pl_put_be64 (size, pl_merkle_size (store->tree));
         rc = pb_batch_put (self, store->meta, META_LOG_SIZE, strlen (META_LOG_SIZE),
                            size, 8, 0, "write log size");
     }
@@ -698,7 +683,7 @@ pb_batch_meta_add (pb_batch_t *self, const void *key, size_t ksize, int64_t delt
     ||  pb_store_meta_get_u64 (self->store, self->txn, key, ksize, &value))
         return -1;
     uint8_t out [8];
-    pb_put_be64 (out, (uint64_t) ((int64_t) value + delta));
+    pl_put_be64 (out, (uint64_t) ((int64_t) value + delta));
     return pb_batch_put (self, self->store->meta, key, ksize, out, 8, 0, "update counter");
 }
 

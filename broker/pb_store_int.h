@@ -3,7 +3,7 @@
  *  The store's struct, the one batch it may have open, and the small
  *  helpers every part uses: turning an LMDB return code into a message that
  *  names the operation (and into PB_STORE_FULL for MDB_MAP_FULL), spoiling
- *  a batch on the first LMDB failure, big-endian keys, name checks, and the
+ *  a batch on the first LMDB failure, name checks (big-endian keys: pl_bytes.h), and the
  *  choice of transaction a read runs in (the open batch's, or its own).  */
 #ifndef PB_STORE_INT_H_INCLUDED
 #define PB_STORE_INT_H_INCLUDED
@@ -12,6 +12,7 @@
 #include "pb_store.h"
 #include "pl_merkle.h"
 #include "pb_redo.h"
+#include "pl_bytes.h"
 
 //  Named databases; the layout is documented in the README.
 #define PB_STORE_DB_COUNT 13
@@ -113,9 +114,6 @@ int pb_store_tree_open (pb_store_t *self, MDB_txn *txn, uint64_t size);
 int pb_store_space_refresh (pb_store_t *self);
 //  Resident file-backed bytes of this process (pb_store_memory.c).
 size_t pb_store_file_resident_bytes (void);
-
-void pb_put_be64 (uint8_t *out, uint64_t value);
-uint64_t pb_get_be64 (const uint8_t *in);
 
 //  Length of a usable name (1..PB_STORE_NAME_MAX bytes), else 0 with a
 //  reason naming what (e.g. "agency").

@@ -65,7 +65,7 @@ pb_batch_log_append (pb_batch_t *self, const uint8_t *entry, size_t size, uint64
                                 strlen (le->decisions [i]->recipient), PB_STORE_NAME_MAX);
     uint64_t at = pl_merkle_size (store->tree);
     uint8_t key [8];
-    pb_put_be64 (key, at);
+    pl_put_be64 (key, at);
     //  MDB_APPEND: indexes only grow, so LMDB may skip the search and fill pages
     if (rc == 0)
         rc = pb_batch_put (self, store->log, key, 8, entry, size, MDB_APPEND, "append log entry");
@@ -162,7 +162,7 @@ pb_store_log_entry (pb_store_t *self, uint64_t index, uint8_t **entry, size_t *s
     if (pb_store_read_begin (self, &txn))
         return -1;
     uint8_t key [8];
-    pb_put_be64 (key, index);
+    pl_put_be64 (key, index);
     MDB_val k = { 8, key }, v;
     int rc = mdb_get (txn, self->log, &k, &v);
     int result = 0;
@@ -196,12 +196,12 @@ pb_store_log_range (pb_store_t *self, uint64_t from, uint64_t to,
         return pb_store_lmdb_fail (self, rc, "open log cursor");
     }
     uint8_t key [8];
-    pb_put_be64 (key, from);
+    pl_put_be64 (key, from);
     MDB_val k = { 8, key }, v;
     int result = 0;
     for (rc = mdb_cursor_get (cursor, &k, &v, MDB_SET_RANGE); rc == 0 && result == 0;
          rc = mdb_cursor_get (cursor, &k, &v, MDB_NEXT)) {
-        uint64_t index = pb_get_be64 (k.mv_data);
+        uint64_t index = pl_get_be64 (k.mv_data);
         if (index >= to)
             break;
         result = fn (index, v.mv_data, v.mv_size, arg);
@@ -230,7 +230,7 @@ s_walk_index (pb_store_t *self, MDB_dbi dbi, const char *name, uint64_t from,
         rc = mdb_cursor_open (txn, self->log, &log_cursor);
     int result = rc? pb_store_lmdb_fail (self, rc, "open index cursor"): 0;
     uint8_t from_be [8];
-    pb_put_be64 (from_be, from);
+    pl_put_be64 (from_be, from);
     MDB_val k = { len, (void *) name }, v = { 8, from_be };
     //  GET_BOTH_RANGE: the first index >= from under this name
     if (result == 0)
@@ -242,7 +242,7 @@ s_walk_index (pb_store_t *self, MDB_dbi dbi, const char *name, uint64_t from,
             result = pb_store_lmdb_fail (self, lrc, "read indexed log entry");
             break;
         }
-        result = fn (pb_get_be64 (v.mv_data), lv.mv_data, lv.mv_size, arg);
+        result = fn (pl_get_be64 (v.mv_data), lv.mv_data, lv.mv_size, arg);
     }
     if (result == 0 && rc && rc != MDB_NOTFOUND)
         result = pb_store_lmdb_fail (self, rc, "walk index");
@@ -318,7 +318,7 @@ pb_batch_event_record (pb_batch_t *self, const uint8_t *event_id, size_t id_size
     uint8_t *value = malloc (size), *p = value;
     if (!value)
         return pb_store_fail (store, "record event: out of memory");
-    pb_put_be64 (p, log_index);
+    pl_put_be64 (p, log_index);
     p += 8;
     *p++ = (uint8_t) publisher_len;
     memcpy (p, publisher, publisher_len);
@@ -364,7 +364,7 @@ s_event_decode (const uint8_t *p, size_t size)
     pb_event_t *self = calloc (1, sizeof *self);
     if (!self || size < 8 + 1)
         goto failed;
-    self->log_index = pb_get_be64 (p);
+    self->log_index = pl_get_be64 (p);
     p += 8;
     size_t len = *p++;
     if ((size_t) (end - p) < len + 1 || !(self->publisher = strndup ((const char *) p, len)))

@@ -47,12 +47,12 @@ s_item_parse (const MDB_val *k, const MDB_val *v, pb_queue_item_t *item, char *a
     memcpy (agency_buf, key, (size_t) (nul - key) + 1);
     item->agency = agency_buf;
     item->pos.lane = nul [1];
-    item->pos.seq = pb_get_be64 (nul + 2);
+    item->pos.seq = pl_get_be64 (nul + 2);
     item->priority = p [0] & 1;
     item->header_hash = p + 1;
-    item->enqueued_ms = pb_get_be64 (p + 1 + 32);
-    item->valid_until_ms = pb_get_be64 (p + 1 + 40);
-    item->retain_until_ms = pb_get_be64 (p + 1 + 48);
+    item->enqueued_ms = pl_get_be64 (p + 1 + 32);
+    item->valid_until_ms = pl_get_be64 (p + 1 + 40);
+    item->retain_until_ms = pl_get_be64 (p + 1 + 48);
     item->event_id_size = p [ITEM_HEAD - 1];
     item->event_id = p + ITEM_HEAD;
     item->delivery = p + ITEM_HEAD + item->event_id_size;
@@ -77,7 +77,7 @@ s_qkey (uint8_t *key, const char *agency, size_t len, uint8_t lane, uint64_t seq
     memcpy (key, agency, len);
     key [len] = 0;
     key [len + 1] = lane;
-    pb_put_be64 (key + len + 2, seq);
+    pl_put_be64 (key + len + 2, seq);
     return len + 10;
 }
 
@@ -115,15 +115,15 @@ pb_batch_queue_push (pb_batch_t *self, const char *agency,
         return pb_store_fail (store, "queue push: out of memory");
     item [0] = priority? 1: 0;
     memcpy (item + 1, header_hash, PB_STORE_HASH_SIZE);
-    pb_put_be64 (item + 1 + 32, now_ms);
-    pb_put_be64 (item + 1 + 40, valid_until_ms);
-    pb_put_be64 (item + 1 + 48, retain_until_ms);
+    pl_put_be64 (item + 1 + 32, now_ms);
+    pl_put_be64 (item + 1 + 40, valid_until_ms);
+    pl_put_be64 (item + 1 + 48, retain_until_ms);
     item [ITEM_HEAD - 1] = (uint8_t) id_size;
     memcpy (item + ITEM_HEAD, event_id, id_size);
     if (delivery_size)
         memcpy (item + ITEM_HEAD + id_size, delivery, delivery_size);
     size_t qlen = s_qkey (qkey, agency, len, priority? 0: 1, seq);
-    pb_put_be64 (duekey, s_purge_at (valid_until_ms, retain_until_ms));
+    pl_put_be64 (duekey, s_purge_at (valid_until_ms, retain_until_ms));
     memcpy (duekey + 8, qkey, qlen);
     rc = pb_batch_put (self, store->queue, qkey, qlen, item, item_size, MDB_NOOVERWRITE,
                        "queue push: put item");
@@ -161,7 +161,7 @@ s_remove_at (pb_batch_t *self, const uint8_t *qkey, size_t qlen, size_t len)
         return pb_store_fail (store, "queue item damaged");
     uint8_t evkey [EVKEY_MAX], duekey [8 + QKEY_MAX], dkey [6 + PB_STORE_NAME_MAX];
     size_t evlen = s_evkey (evkey, agency, len, item.event_id, item.event_id_size);
-    pb_put_be64 (duekey, s_purge_at (item.valid_until_ms, item.retain_until_ms));
+    pl_put_be64 (duekey, s_purge_at (item.valid_until_ms, item.retain_until_ms));
     memcpy (duekey + 8, qkey, qlen);
     //  item points into the map: everything needed is copied by now
     rc = pb_batch_del (self, store->queue, qkey, qlen, NULL, 0, "queue remove: delete item");
@@ -352,7 +352,7 @@ s_walk_due (pb_store_t *self, MDB_txn *txn, uint64_t now_ms, size_t max,
     for (rc = mdb_cursor_get (cursor, &k, &v, MDB_FIRST);
          rc == 0 && result == 0 && (max == 0 || count < max);
          rc = mdb_cursor_get (cursor, &k, &v, MDB_NEXT), count++) {
-        if (k.mv_size < 8 || pb_get_be64 (k.mv_data) > now_ms)
+        if (k.mv_size < 8 || pl_get_be64 (k.mv_data) > now_ms)
             break;
         MDB_val qk = { k.mv_size - 8, (uint8_t *) k.mv_data + 8 }, qv;
         pb_queue_item_t item;

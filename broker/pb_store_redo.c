@@ -22,7 +22,7 @@
  *  (pb_store_begin), so that none is answered that the map cannot take.
  *  If the folded transaction is lost (LMDB fails to merge a batch or to
  *  commit a flush), the batches since the last flush are committed from
- *  the journal one per transaction (s_settle); if that fails too, or the
+ *  the journal one per transaction (pb_store_redo_settle); if that fails too, or the
  *  journal cannot be synced, nothing more is accepted until a restart.  */
 #include <string.h>
 #include <czmq.h>
@@ -51,14 +51,14 @@ s_db_number (pb_store_t *self, MDB_dbi dbi)
 typedef struct {
     pb_store_t *store;
     MDB_txn *txn;
-    bool commit_each;           //  one transaction per record (s_settle)
+    bool commit_each;           //  one transaction per record (pb_store_redo_settle)
 } replay_t;
 
 static int
 s_set_redo_seq (pb_store_t *self, MDB_txn *txn, uint64_t seq)
 {
     uint8_t value [8];
-    pb_put_be64 (value, seq);
+    pl_put_be64 (value, seq);
     MDB_val k = { strlen (REDO_SEQ), (void *) REDO_SEQ }, v = { 8, value };
     int rc = mdb_put (txn, self->meta, &k, &v, 0);
     return rc? pb_store_lmdb_fail (self, rc, "replay redo journal: write its number"): 0;
@@ -123,7 +123,7 @@ s_replay (pb_store_t *self, replay_t *replay, size_t *records)
     if (pb_store_meta_get_u64 (self, replay->txn, REDO_SEQ, strlen (REDO_SEQ), &applied))
         return -1;
     self->error [0] = 0;
-    int rc = pb_redo_replay (self->redo, applied, 0, s_apply, replay, &last, records);
+    int rc = pb_redo_replay (self->redo, applied, s_apply, replay, &last, records);
     if (rc == PB_STORE_FULL)
         return rc;
     if (rc)
@@ -180,7 +180,7 @@ pb_store_redo_open (pb_store_t *self, const char *dir, MDB_txn *txn)
         if (pb_store_meta_get_u64 (self, txn, REDO_SEQ, strlen (REDO_SEQ), &applied))
             return -1;
         if (!pb_redo_in_use (self->redo)
-        &&  pb_redo_replay (self->redo, applied, 0, s_count, NULL, &last, &records) == 0)
+        &&  pb_redo_replay (self->redo, applied, s_count, NULL, &last, &records) == 0)
             self->redo_pending = records;
         pb_redo_destroy (&self->redo);
         return 0;
@@ -229,8 +229,8 @@ pb_store_folded (pb_store_t *self)
 //  what the journal holds since the last flush one record per transaction,
 //  each as small as a batch committed on its own, so the map takes them as
 //  it took the batches. On failure nothing more is accepted.
-static int
-s_settle (pb_store_t *self)
+int
+pb_store_redo_settle (pb_store_t *self)
 {
     char why [512];
     snprintf (why, sizeof why, "%s", self->error);
@@ -274,12 +274,6 @@ s_settle (pb_store_t *self)
 }
 
 int
-pb_store_redo_settle (pb_store_t *self)
-{
-    return s_settle (self);
-}
-
-int
 pb_store_redo_note (pb_batch_t *batch, int kind, MDB_dbi dbi, unsigned flags,
                     const void *key, size_t ksize, const void *val, size_t vsize)
 {
@@ -307,7 +301,7 @@ pb_store_redo_commit (pb_batch_t *batch)
         return 0;
     }
     uint8_t seq [8];
-    pb_put_be64 (seq, self->redo_seq + 1);
+    pl_put_be64 (seq, self->redo_seq + 1);
     if (pb_batch_put (batch, self->meta, REDO_SEQ, strlen (REDO_SEQ), seq, 8, 0,
                       "write redo record number")) {
         mdb_txn_abort (batch->txn);
@@ -329,7 +323,7 @@ pb_store_redo_commit (pb_batch_t *batch)
         //  batch is durable either way (a restart replays it), so it is
         //  answered as such; if settling fails the store refuses the next
         pb_store_lmdb_fail (self, rc, "fold batch into the open transaction");
-        s_settle (self);
+        pb_store_redo_settle (self);
         return 0;
     }
     return 0;
@@ -390,7 +384,7 @@ pb_store_flush (pb_store_t *self)
     self->folded_batches = 0;
     if (rc) {
         pb_store_lmdb_fail (self, rc, "flush batches into the store");
-        return s_settle (self);
+        return pb_store_redo_settle (self);
     }
     pb_redo_switch (self->redo);
     pb_store_space_refresh (self);

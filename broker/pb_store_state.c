@@ -234,7 +234,7 @@ pb_batch_sequence_set (pb_batch_t *self, const char *publisher, uint64_t last)
     if (!len)
         return -1;
     uint8_t value [8];
-    pb_put_be64 (value, last);
+    pl_put_be64 (value, last);
     return pb_batch_put (self, self->store->seq, publisher, len, value, 8, 0, "set sequence");
 }
 
@@ -249,7 +249,7 @@ pb_store_sequence_get (pb_store_t *self, const char *publisher, uint64_t *last)
     int rc = s_get_copy (self, self->seq, publisher, len, &value, &size, false, "get sequence");
     if (rc == 0) {
         if (size == 8)
-            *last = pb_get_be64 (value);
+            *last = pl_get_be64 (value);
         else
             rc = pb_store_fail (self, "sequence record damaged");
         free (value);
@@ -268,7 +268,7 @@ s_seq_record (const MDB_val *k, const MDB_val *v, void *ctx)
         return -1;
     memcpy (name, k->mv_data, k->mv_size);
     name [k->mv_size] = 0;
-    return walk->fn (name, pb_get_be64 (v->mv_data), walk->arg);
+    return walk->fn (name, pl_get_be64 (v->mv_data), walk->arg);
 }
 
 int
@@ -290,7 +290,7 @@ pb_batch_checkpoint_put (pb_batch_t *self, const char *text, size_t size)
     if (!text || size == 0)
         return pb_store_fail (self->store, "checkpoint: empty text");
     uint8_t key [8];
-    pb_put_be64 (key, pl_merkle_size (self->store->tree));
+    pl_put_be64 (key, pl_merkle_size (self->store->tree));
     return pb_batch_put (self, self->store->checkpoints, key, 8, text, size, 0,
                          "put checkpoint");
 }
@@ -312,7 +312,7 @@ pb_store_checkpoint_latest (pb_store_t *self, uint64_t *tree_size, char **text)
     if (result == 0 && k.mv_size != 8)
         result = pb_store_fail (self, "checkpoint key damaged");
     if (result == 0) {
-        *tree_size = pb_get_be64 (k.mv_data);
+        *tree_size = pl_get_be64 (k.mv_data);
         if ((*text = malloc (v.mv_size + 1))) {
             memcpy (*text, v.mv_data, v.mv_size);
             (*text) [v.mv_size] = 0;
@@ -332,7 +332,7 @@ s_cp_record (const MDB_val *k, const MDB_val *v, void *ctx)
     s_cp_walk_t *walk = ctx;
     if (k->mv_size != 8)
         return -1;
-    return walk->fn (pb_get_be64 (k->mv_data), v->mv_data, v->mv_size, walk->arg);
+    return walk->fn (pl_get_be64 (k->mv_data), v->mv_data, v->mv_size, walk->arg);
 }
 
 int

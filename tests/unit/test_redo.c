@@ -101,7 +101,7 @@ s_replay (pb_redo_t *redo, uint64_t applied, seen_t *seen, uint64_t *last)
 {
     memset (seen, 0, sizeof *seen);
     size_t records;
-    ck_assert_msg (pb_redo_replay (redo, applied, 0, s_collect, seen, last, &records) == 0,
+    ck_assert_msg (pb_redo_replay (redo, applied, s_collect, seen, last, &records) == 0,
                    "replay: %s", pb_redo_error (redo));
     ck_assert_uint_eq (seen->count, records);
     ck_assert_uint_eq (seen->deletes, records);
@@ -216,7 +216,7 @@ START_TEST (switching_keeps_the_records_since_the_flush_before)
     ck_assert_uint_eq (s_replay (redo, 10, &seen, &last), 0);
     //  1..6 are gone: a store that lacks them cannot be brought up to date
     size_t records;
-    ck_assert_int_eq (pb_redo_replay (redo, 0, 0, s_collect, &seen, &last, &records), -1);
+    ck_assert_int_eq (pb_redo_replay (redo, 0, s_collect, &seen, &last, &records), -1);
     ck_assert_ptr_nonnull (strstr (pb_redo_error (redo), "record 7 follows record 1"));
     pb_redo_destroy (&redo);
 }
@@ -232,7 +232,7 @@ START_TEST (missing_record_is_an_error)
     uint64_t last;
     size_t records;
     //  The store holds up to 2: record 3 is nowhere
-    ck_assert_int_eq (pb_redo_replay (redo, 2, 0, s_collect, &seen, &last, &records), -1);
+    ck_assert_int_eq (pb_redo_replay (redo, 2, s_collect, &seen, &last, &records), -1);
     ck_assert_ptr_nonnull (strstr (pb_redo_error (redo), "record 4 follows record 3"));
     ck_assert_uint_eq (seen.count, 0);
     //  From 3 on it is whole
@@ -284,7 +284,7 @@ START_TEST (apply_failure_stops_the_replay)
     int calls = 0;
     uint64_t last;
     size_t records;
-    ck_assert_int_eq (pb_redo_replay (redo, 0, 0, s_refuse, &calls, &last, &records), -7);
+    ck_assert_int_eq (pb_redo_replay (redo, 0, s_refuse, &calls, &last, &records), -7);
     ck_assert_int_eq (calls, 1);
     ck_assert_uint_eq (records, 0);
     ck_assert_uint_eq (last, 0);

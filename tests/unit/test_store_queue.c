@@ -4,42 +4,9 @@
  *  from the start and from a position, de-duplication, drop, expiry and
  *  retention purges; event-id replay detection across a reopen; consents,
  *  case membership, sequences and checkpoints surviving a reopen.  */
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-#include "pl_test.h"
-#include "pb_store.h"
+#include "pl_test_store.h"
 #include "pb_store_queue.h"
 #include "pb_store_state.h"
-
-static char s_dir [64];
-static char s_err [512];
-
-static void
-s_setup (void)
-{
-    strcpy (s_dir, "/tmp/test_store_queue.XXXXXX");
-    ck_assert_ptr_nonnull (mkdtemp (s_dir));
-}
-
-static void
-s_teardown (void)
-{
-    char path [128];
-    snprintf (path, sizeof path, "%s/data.mdb", s_dir);
-    unlink (path);
-    snprintf (path, sizeof path, "%s/lock.mdb", s_dir);
-    unlink (path);
-    rmdir (s_dir);
-}
-
-static pb_store_t *
-s_open (void)
-{
-    pb_store_t *store = pb_store_open (s_dir, 0, false, s_err, sizeof s_err);
-    ck_assert_msg (store, "open: %s", s_err);
-    return store;
-}
 
 static void
 s_id (uint8_t *id, unsigned n)
@@ -89,7 +56,7 @@ s_seen (const pb_queue_item_t *item, void *arg)
 
 START_TEST (queue_order_remove_replay)
 {
-    pb_store_t *store = s_open ();
+    pb_store_t *store = s_open (0);
     pb_batch_t *batch = pb_store_begin (store);
     ck_assert_int_eq (s_push (batch, "health", 1, false, 10000, 0), 0);
     ck_assert_int_eq (s_push (batch, "health", 2, false, 10000, 0), 0);
@@ -136,7 +103,7 @@ START_TEST (queue_order_remove_replay)
 
     //  Redelivery after a restart: the same order, without the receipted one
     pb_store_destroy (&store);
-    store = s_open ();
+    store = s_open (0);
     memset (&seen, 0, sizeof seen);
     ck_assert_int_eq (pb_store_queue_each (store, "health", NULL, 0, s_seen, &seen), 0);
     ck_assert_uint_eq (seen.count, 3);
@@ -177,7 +144,7 @@ s_purged (const pb_queue_item_t *item, void *arg)
 
 START_TEST (queue_expiry_and_retention)
 {
-    pb_store_t *store = s_open ();
+    pb_store_t *store = s_open (0);
     pb_batch_t *batch = pb_store_begin (store);
     ck_assert_int_eq (s_push (batch, "health", 1, false, 5000, 0), 0);
     ck_assert_int_eq (s_push (batch, "health", 2, false, 3000, 0), 0);
@@ -225,7 +192,7 @@ END_TEST
 
 START_TEST (event_replay_across_reopen)
 {
-    pb_store_t *store = s_open ();
+    pb_store_t *store = s_open (0);
     uint8_t id [16], original [16];
     s_id (id, 1);
     s_id (original, 9);
@@ -237,7 +204,7 @@ START_TEST (event_replay_across_reopen)
     ck_assert_int_eq (pb_batch_event_seen (batch, id, 0), -1);
     ck_assert_int_eq (pb_batch_commit (&batch), 0);
     pb_store_destroy (&store);
-    store = s_open ();
+    store = s_open (0);
     batch = pb_store_begin (store);
     ck_assert_int_eq (pb_batch_event_seen (batch, id, 16), 1);
     ck_assert_int_eq (pb_batch_event_seen (batch, original, 16), 0);
@@ -299,7 +266,7 @@ s_checkpoint (uint64_t size, const char *text, size_t len, void *arg)
 
 START_TEST (registries_survive_reopen)
 {
-    pb_store_t *store = s_open ();
+    pb_store_t *store = s_open (0);
     pb_batch_t *batch = pb_store_begin (store);
     ck_assert_int_eq (pb_batch_consent_put (batch, "case-1", "c1", (const uint8_t *) "given", 5), 0);
     ck_assert_int_eq (pb_batch_consent_put (batch, "case-1", "c2", (const uint8_t *) "x", 1), 0);
@@ -319,7 +286,7 @@ START_TEST (registries_survive_reopen)
     ck_assert_int_eq (pb_batch_commit (&batch), 0);
     pb_store_destroy (&store);
 
-    store = s_open ();
+    store = s_open (0);
     char out [512] = "";
     ck_assert_int_eq (pb_store_consent_each (store, s_consent, out), 0);
     ck_assert_str_eq (out, "case-1/c1=withdrawn;case-1/c2=x;");

@@ -63,6 +63,9 @@ START_TEST (journaled_batches_reach_readers_at_flush)
 }
 END_TEST
 
+//  Journaled, a journal that cannot grow (a full disk; here a file size
+//  limit): the batch is refused with the reason, nothing of it is kept,
+//  the batches before and after it are.
 START_TEST (journal_write_failure_refuses_the_batch)
 {
     s_flush_ms = 100000;
@@ -96,9 +99,6 @@ START_TEST (journal_write_failure_refuses_the_batch)
 }
 END_TEST
 
-//  Journaled, a journal that cannot grow (a full disk; here a file size
-//  limit): the batch is refused with the reason, nothing of it is kept,
-//  the batches before and after it are.
 //  Journal records with no key in the store to read them by (a damaged
 //  store, or journal files from elsewhere): refused, never dropped. And a
 //  batch that writes nothing writes no record.
