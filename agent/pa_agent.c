@@ -127,13 +127,31 @@ s_answer_inbox_waiters (pa_agent_t *self, bool timed_out_only)
     }
 }
 
-//  Receipt id with hash: what we received, signed.
+//  Sign and send one Receipt for every delivery kept since the last one.
+//  If it is lost the broker keeps those items and sends them again; the
+//  inbox then knows them and we receipt them again.
+static void
+s_flush_receipts (pa_agent_t *self)
+{
+    if (self->receipts_pending == 0)
+        return;
+    zframe_t *frame = pl_receipt_pack (self->keys, pl_keys_id (self->keys), self->receipts,
+                                       self->receipts_pending);
+    if (frame)
+        zframe_send (&frame, self->dealer, 0);
+    self->receipts_pending = 0;
+}
+
+//  Receipt id with hash (what we received) in the next signed Receipt: only
+//  ever called once it is durably in the inbox.
 static void
 s_send_receipt (pa_agent_t *self, const uint8_t *id, const uint8_t *hash)
 {
-    zframe_t *frame = pl_wire_receipt (self->keys, pl_keys_id (self->keys), id, hash);
-    if (frame)
-        zframe_send (&frame, self->dealer, 0);
+    if (self->receipts_pending == PL_RECEIPT_ITEMS_MAX)
+        s_flush_receipts (self);
+    pl_receipt_item_t *item = &self->receipts [self->receipts_pending++];
+    memcpy (item->event_id, id, PL_EVENT_ID_SIZE);
+    memcpy (item->header_hash, hash, PL_HASH_SIZE);
 }
 
 //  A notice from the broker: check the broker signed it, keep it once,
@@ -279,22 +297,16 @@ s_handle_welcome (pa_agent_t *self, Passerelle__Welcome *welcome)
     pa_publisher_flush (self, true);
 }
 
-static int
-s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
+static void
+s_handle_message (pa_agent_t *self, zframe_t *frame)
 {
-    (void) loop;
-    pa_agent_t *self = arg;
-    zframe_t *frame = zframe_recv (dealer);
-    if (!frame)
-        return 0;
     char why [256];
     Passerelle__Status status;
     Passerelle__Message *msg = pl_wire_unpack (frame, PL_MAX_ENVELOPE + 64 * 1024, &status,
                                                why, sizeof why);
-    zframe_destroy (&frame);
     if (!msg) {
         log_warn ("unreadable message from the broker: %s", why);
-        return 0;
+        return;
     }
     self->last_heard_ms = pl_now_ms ();
     switch (msg->body_case) {
@@ -323,6 +335,25 @@ s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
             log_warn ("unexpected message type %d from the broker", (int) msg->body_case);
     }
     passerelle__message__free_unpacked (msg, NULL);
+}
+
+//  Whatever the broker sent that is waiting (a burst of deliveries, say),
+//  then one Receipt for all the deliveries it held.
+static int
+s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
+{
+    (void) loop;
+    pa_agent_t *self = arg;
+    for (size_t read = 0; read < PL_RECEIPT_ITEMS_MAX; read++) {
+        if (read > 0 && !(zsock_events (dealer) & ZMQ_POLLIN))
+            break;
+        zframe_t *frame = zframe_recv (dealer);
+        if (!frame)
+            break;
+        s_handle_message (self, frame);
+        zframe_destroy (&frame);
+    }
+    s_flush_receipts (self);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "pa_store.h"
 #include "pl_directory.h"
 #include "pl_keys.h"
+#include "pl_receipt.h"
 #include "passerelle.pb-c.h"
 
 typedef struct {
@@ -45,6 +46,10 @@ typedef struct {
     bool refusal_logged;
     uint64_t last_heard_ms;
     char log_alarm [400];           //  non-empty: the broker's log failed verification
+    //  Deliveries kept but not yet receipted: one signed Receipt for each
+    //  burst read off the broker link, not one signature per event
+    pl_receipt_item_t receipts [PL_RECEIPT_ITEMS_MAX];
+    size_t receipts_pending;
     struct {
         uint64_t published, accepted, refused, delivered, duplicates, undecryptable,
                  connects, retries, checkpoints;

@@ -1,9 +1,9 @@
 /*  pb_intake: reading and checking a group of messages (pb_intake.h).
  *
- *  The receipt's owed hash is read here, before the batch opens (a read
- *  transaction sees what is committed, and a receipt can only name an item
- *  that was delivered, so committed). The batch looks again when it acts:
- *  a duplicate receipt in the same group finds nothing owed by then.  */
+ *  A receipt's signature covers the items as the recipient names them, so
+ *  it is checked here without the store; whether each item is owed, and
+ *  over that header, the batch sees when it acts (a duplicate in the same
+ *  group then finds nothing owed).  */
 #include "pb_intake.h"
 #include "pl_wire.h"
 
@@ -31,12 +31,6 @@ pb_intake_read (pb_broker_t *broker, zsock_t *router, pb_inbound_t *items, size_
             continue;
         in->request = pl_wire_unpack (in->body, broker->config->max_message, &in->status,
                                       in->why, sizeof in->why);
-        if (in->request && in->request->body_case == PASSERELLE__MESSAGE__BODY_RECEIPT) {
-            Passerelle__Receipt *receipt = in->request->receipt;
-            in->owed = receipt->event_id.len != PL_EVENT_ID_SIZE? 1:
-                       pb_store_queue_find (broker->store, in->peer->id, receipt->event_id.data,
-                                            PL_EVENT_ID_SIZE, in->owed_hash);
-        }
     }
     return count;
 }
@@ -61,22 +55,9 @@ s_check_publish (pb_inbound_t *in)
 static void
 s_check_receipt (pb_inbound_t *in)
 {
-    Passerelle__Receipt *receipt = in->request->receipt;
-    in->receipt_checked = false;
-    in->receipt_valid = false;
-    if (in->owed != 0)
-        return;
-    if (!receipt->recipient || strcmp (receipt->recipient, in->peer->id) != 0
-    ||  receipt->signature.len != PL_SIGNATURE_SIZE) {
-        in->receipt_checked = true;         //  checked: not valid
-        return;
-    }
-    uint8_t signed_bytes [PL_RECEIPT_BYTES_MAX];
-    size_t size = pl_receipt_bytes (receipt->event_id.data, in->owed_hash, in->peer->id,
-                                    receipt->received_at_ms, signed_bytes);
-    in->receipt_valid = pl_signature_verify (in->peer->public_key, signed_bytes, size,
-                                             receipt->signature.data);
-    in->receipt_checked = true;
+    pl_receipt_destroy (&in->receipt);
+    in->receipt = pl_receipt_check (in->request->receipt, in->peer->id, in->peer->public_key,
+                                    &in->receipt_err, in->why, sizeof in->why);
 }
 
 void
@@ -100,6 +81,7 @@ void
 pb_inbound_clear (pb_inbound_t *in)
 {
     pl_envelope_destroy (&in->envelope);
+    pl_receipt_destroy (&in->receipt);
     if (in->request)
         passerelle__message__free_unpacked (in->request, NULL);
     zframe_destroy (&in->routing_id);

@@ -2,16 +2,16 @@
  *  before the batch.
  *
  *  The server reads whatever waits (pb_intake_read: one frame per message,
- *  a peer in the directory, a message that unpacks; for a receipt, the
- *  header hash still owed), then lets the verifier pool run
- *  pb_intake_check on each: the publisher's signature and payload hash, or
- *  the receipt's signature. The batch (pb_pipeline) then acts on what was
+ *  a peer in the directory, a message that unpacks), then lets the verifier
+ *  pool run pb_intake_check on each: the publisher's signature and payload
+ *  hash, or the receipt's shape and its one signature over all its items. The batch (pb_pipeline) then acts on what was
  *  found, in the order the messages arrived, without verifying again.  */
 #ifndef PB_INTAKE_H_INCLUDED
 #define PB_INTAKE_H_INCLUDED
 
 #include "pb_broker.h"
 #include "pl_envelope.h"
+#include "pl_receipt.h"
 
 typedef struct {
     zframe_t *routing_id;               //  owned; NULL only if the message had none
@@ -26,11 +26,9 @@ typedef struct {
     pl_envelope_t *envelope;            //  decoded (refers into request), or NULL
     pl_err_t envelope_err;              //  decode, then signature and hash: PL_OK only when checked
     bool wrong_publisher;               //  the header names another agency than the peer
-    //  Receipt
-    int owed;                           //  0 owed (owed_hash set), 1 nothing owed, -1 store error
-    uint8_t owed_hash [PL_HASH_SIZE];
-    bool receipt_checked;               //  the check ran ...
-    bool receipt_valid;                 //  ... and the signature is the recipient's, over owed_hash
+    //  Receipt, after the check
+    pl_receipt_t *receipt;              //  the sender's, signed over its items; or NULL with
+    pl_err_t receipt_err;               //  why it is not (shape, recipient named, signature)
 } pb_inbound_t;
 
 /*  Read up to max messages that are waiting on router (the first is known
@@ -39,8 +37,7 @@ size_t pb_intake_read (pb_broker_t *broker, zsock_t *router, pb_inbound_t *items
                        bool first_is_ready);
 
 /*  The verifier pool's work on one pb_inbound_t (arg unused). Touches only
- *  the item: no store, no broker state. Sets checked last; may run again on
- *  the same item (the batch re-checks a receipt whose owed hash changed).  */
+ *  the item: no store, no broker state. Sets checked last.  */
 void pb_intake_check (void *item, void *arg);
 
 /*  Release what an item holds and zero it.  */

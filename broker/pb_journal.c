@@ -102,22 +102,24 @@ pb_journal_refusal (pl_envelope_t *envelope, const char *publisher, const char *
 }
 
 pb_entry_t
-pb_journal_receipt (const uint8_t *event_id, const char *case_ref, const char *recipient,
-                    const uint8_t *header_hash, uint64_t received_at_ms, const uint8_t *signature,
-                    uint64_t at_ms)
+pb_journal_receipt (const pb_receipt_entry_t *receipt, uint64_t at_ms)
 {
     Passerelle__LogEntry entry = PASSERELLE__LOG_ENTRY__INIT;
     entry.kind = "receipt";
-    entry.case_ref = (char *) case_ref;
+    entry.case_ref = (char *) receipt->case_ref;
     entry.at_ms = at_ms;
-    entry.event_id.data = (uint8_t *) event_id;
+    entry.event_id.data = (uint8_t *) receipt->event_id;
     entry.event_id.len = PL_EVENT_ID_SIZE;
-    entry.agency = (char *) recipient;
-    entry.header_hash.data = (uint8_t *) header_hash;
+    entry.agency = (char *) receipt->recipient;
+    entry.header_hash.data = (uint8_t *) receipt->header_hash;
     entry.header_hash.len = PL_HASH_SIZE;
-    entry.received_at_ms = received_at_ms;
-    entry.signature.data = (uint8_t *) signature;
+    entry.received_at_ms = receipt->received_at_ms;
+    entry.signature.data = (uint8_t *) receipt->signature;
     entry.signature.len = PL_SIGNATURE_SIZE;
+    entry.receipt_index = receipt->index;
+    entry.receipt_count = receipt->count;
+    entry.receipt_proof.data = (uint8_t *) receipt->proof;
+    entry.receipt_proof.len = receipt->proof_len * PL_HASH_SIZE;
     entry.status = "ok";
     return s_pack (&entry);
 }

@@ -30,11 +30,23 @@ pb_entry_t pb_journal_refusal (pl_envelope_t *envelope, const char *publisher,
                                const char *status, const char *reason,
                                const pb_decision_t *decisions, size_t count, uint64_t at_ms);
 
-/*  A recipient's signed receipt; case_ref (may be NULL for a notice) puts
- *  it in the case index beside the share it settles.  */
-pb_entry_t pb_journal_receipt (const uint8_t *event_id, const char *case_ref, const char *recipient,
-                               const uint8_t *header_hash, uint64_t received_at_ms,
-                               const uint8_t *signature, uint64_t at_ms);
+/*  One item of a recipient's signed receipt, with what makes it prove
+ *  itself (pl_receipt_verify_item): its index and count in the receipt, its
+ *  inclusion proof, the time and the signature. case_ref (NULL for a
+ *  notice) puts it in the case index beside the share it settles.  */
+typedef struct {
+    const uint8_t *event_id;
+    const char *case_ref;
+    const char *recipient;
+    const uint8_t *header_hash;
+    uint64_t received_at_ms;
+    const uint8_t *signature;
+    uint32_t index, count;
+    const uint8_t *proof;               //  proof_len hashes of PL_HASH_SIZE
+    size_t proof_len;
+} pb_receipt_entry_t;
+
+pb_entry_t pb_journal_receipt (const pb_receipt_entry_t *receipt, uint64_t at_ms);
 
 /*  Anything else the broker did or noticed: kind is notice, sequence_gap,
  *  expiry, late_escalation, policy_load or directory_load.  */

@@ -373,44 +373,50 @@ s_case_of (pb_broker_t *self, const uint8_t *event_id, char *case_ref, size_t si
     pb_event_destroy (&event);
 }
 
-void
-pb_pipeline_receipt (pb_broker_t *self, pb_inbound_t *in)
+//  One item of a checked receipt: if still owed (an earlier receipt in
+//  this batch may have taken it) and over the header that was delivered,
+//  log it with its proof and take it off the queue.
+static void
+s_receipt_item (pb_broker_t *self, pb_inbound_t *in, size_t index)
 {
     const pl_agency_t *peer = in->peer;
-    Passerelle__Receipt *receipt = in->request->receipt;
-    char hex [PL_EVENT_ID_SIZE * 2 + 1] = "-";
+    const pl_receipt_item_t *item = pl_receipt_item (in->receipt, index);
+    const Passerelle__Receipt *receipt = in->request->receipt;
+    char hex [PL_EVENT_ID_SIZE * 2 + 1];
+    pl_event_id_hex (item->event_id, hex);
     uint8_t owed [PL_HASH_SIZE];
-    //  Still owed now? (an earlier receipt in this batch may have taken it)
-    if (receipt->event_id.len != PL_EVENT_ID_SIZE
-    ||  pb_store_queue_find (self->store, peer->id, receipt->event_id.data, PL_EVENT_ID_SIZE,
-                             owed) != 0) {
-        log_debug ("receipt from %s: nothing owed (already receipted)", peer->id);
+    if (pb_store_queue_find (self->store, peer->id, item->event_id, PL_EVENT_ID_SIZE, owed) != 0) {
+        log_debug ("receipt for event %s from %s: nothing owed (already receipted)", hex,
+                   peer->id);
         return;
     }
-    pl_event_id_hex (receipt->event_id.data, hex);
-    //  The pool checked the signature over what was owed when the message
-    //  was read; an item's header hash never changes, but if it was read
-    //  before the item existed, check here
-    if (!in->receipt_checked || memcmp (owed, in->owed_hash, PL_HASH_SIZE) != 0) {
-        in->owed = 0;
-        memcpy (in->owed_hash, owed, PL_HASH_SIZE);
-        pb_intake_check (in, NULL);
+    if (sodium_memcmp (owed, item->header_hash, PL_HASH_SIZE) != 0) {
+        log_warn ("receipt for event %s from %s: signed over another header than the one "
+                  "delivered, delivery kept", hex, peer->id);
+        return;
     }
-    if (!in->receipt_valid) {
-        log_warn ("receipt for event %s from %s: bad signature, delivery kept", hex, peer->id);
+    uint8_t proof [PL_RECEIPT_PROOF_MAX * PL_HASH_SIZE];
+    size_t proof_len = 0;
+    if (pl_receipt_proof (in->receipt, index, proof, &proof_len) != 0) {
+        log_warn ("receipt for event %s from %s: out of memory, delivery kept", hex, peer->id);
         return;
     }
     char case_ref [PL_MAX_CASE_REF + 1];
-    s_case_of (self, receipt->event_id.data, case_ref, sizeof case_ref);
-    pb_entry_t entry = pb_journal_receipt (receipt->event_id.data, *case_ref? case_ref: NULL,
-                                           peer->id, owed, receipt->received_at_ms,
-                                           receipt->signature.data, pl_now_ms ());
+    s_case_of (self, item->event_id, case_ref, sizeof case_ref);
+    pb_receipt_entry_t fields = {
+        .event_id = item->event_id, .case_ref = *case_ref? case_ref: NULL,
+        .recipient = peer->id, .header_hash = owed,
+        .received_at_ms = receipt->received_at_ms, .signature = receipt->signature.data,
+        .index = (uint32_t) index, .count = (uint32_t) pl_receipt_count (in->receipt),
+        .proof = proof, .proof_len = proof_len
+    };
+    pb_entry_t entry = pb_journal_receipt (&fields, pl_now_ms ());
     int rc = pb_broker_log (self, entry.bytes, entry.size, NULL);
     free (entry.bytes);
     if (rc == 0)
-        rc = pb_batch_queue_remove (self->batch, peer->id, receipt->event_id.data, PL_EVENT_ID_SIZE);
+        rc = pb_batch_queue_remove (self->batch, peer->id, item->event_id, PL_EVENT_ID_SIZE);
     if (rc == 0)
-        pb_broker_receipted (self, peer->id, receipt->event_id.data);
+        pb_broker_receipted (self, peer->id, item->event_id);
     if (rc < 0) {
         self->spoilt = true;
         log_warn ("receipt for event %s from %s: store error: %s", hex, peer->id,
@@ -421,17 +427,29 @@ pb_pipeline_receipt (pb_broker_t *self, pb_inbound_t *in)
     log_info ("receipt event %s by %s", hex, peer->id);
     //  An escalation that missed its deadline: its arrival is logged too
     pb_overdue_t late;
-    if (pb_escalation_done (self->escalations, peer->id, receipt->event_id.data, &late)) {
+    if (pb_escalation_done (self->escalations, peer->id, item->event_id, &late)) {
         char text [300];
         snprintf (text, sizeof text, "escalation %s finally delivered to %s, %llu ms after it "
                   "was queued", hex, peer->id,
                   (unsigned long long) (pl_now_ms () - late.queued_ms));
         log_warn ("%s", text);
-        pb_entry_t note = pb_journal_note ("late_escalation", receipt->event_id.data,
+        pb_entry_t note = pb_journal_note ("late_escalation", item->event_id,
                                            late.case_ref, peer->id, text, pl_now_ms ());
         pb_broker_log (self, note.bytes, note.size, NULL);
         free (note.bytes);
     }
+}
+
+void
+pb_pipeline_receipt (pb_broker_t *self, pb_inbound_t *in)
+{
+    if (!in->receipt) {
+        //  Nothing of it counts: every delivery it names stays owed
+        log_warn ("receipt from %s refused: %s; deliveries kept", in->peer->id, in->why);
+        return;
+    }
+    for (size_t index = 0; index < pl_receipt_count (in->receipt) && !self->spoilt; index++)
+        s_receipt_item (self, in, index);
 }
 
 //  Called by the store for each purged item (a copy: we may write).

@@ -589,22 +589,3 @@ pl_envelope_header_hash (pl_envelope_t *self, uint8_t *hash)
 {
     crypto_hash_sha256 (hash, self->wire->header.data, self->wire->header.len);
 }
-
-size_t
-pl_receipt_bytes (const uint8_t *event_id, const uint8_t *header_hash,
-                  const char *recipient, uint64_t received_at_ms, uint8_t *out)
-{
-    static const char tag [] = "passerelle-receipt-v1";
-    size_t used = 0, id_len = strnlen (recipient, PL_ID_MAX);
-    memcpy (out + used, tag, sizeof tag - 1);
-    used += sizeof tag - 1;
-    memcpy (out + used, event_id, PL_EVENT_ID_SIZE);
-    used += PL_EVENT_ID_SIZE;
-    memcpy (out + used, header_hash, PL_HASH_SIZE);
-    used += PL_HASH_SIZE;
-    memcpy (out + used, recipient, id_len);
-    used += id_len;
-    for (int shift = 56; shift >= 0; shift -= 8)
-        out [used++] = (uint8_t) (received_at_ms >> shift);
-    return used;
-}

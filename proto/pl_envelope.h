@@ -106,13 +106,6 @@ void pl_envelope_header_hash (pl_envelope_t *self, uint8_t *hash);
  *  problem. Shared by seal and decode so both ends agree.  */
 pl_err_t pl_header_check (const Passerelle__EventHeader *header, char *why, size_t why_size);
 
-/*  What a recipient signs to receipt an event (see Receipt in the schema):
- *  "passerelle-receipt-v1" || event id || SHA-256(header) || recipient id ||
- *  received_at_ms (8 bytes big-endian). out holds PL_RECEIPT_BYTES_MAX.  */
-#define PL_RECEIPT_BYTES_MAX (21 + PL_EVENT_ID_SIZE + PL_HASH_SIZE + PL_ID_MAX + 8)
-size_t pl_receipt_bytes (const uint8_t *event_id, const uint8_t *header_hash,
-                         const char *recipient, uint64_t received_at_ms, uint8_t *out);
-
 /*  Event id as 32 hex characters (buffer of 33).  */
 char *pl_event_id_hex (const uint8_t *id, char *hex);
 int pl_event_id_from_hex (const char *hex, uint8_t *id);

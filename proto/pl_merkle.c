@@ -55,19 +55,19 @@ s_hash_equal (const uint8_t *a, const uint8_t *b)
 //  --------------------------------------------------------------------------
 //  Stateless verifiers, step by step as RFC 9162 writes them
 
-bool
-pl_merkle_verify_inclusion (const uint8_t *leaf_hash, uint64_t index, uint64_t size,
-                            const uint8_t *proof, size_t proof_len, const uint8_t *root)
+int
+pl_merkle_root_from_proof (const uint8_t *leaf_hash, uint64_t index, uint64_t size,
+                           const uint8_t *proof, size_t proof_len, uint8_t *root)
 {
     if (!leaf_hash || !root || (proof_len && !proof) || index >= size)
-        return false;
+        return -1;
     uint64_t fn = index, sn = size - 1;
     uint8_t r [HASH_SIZE];
     memcpy (r, leaf_hash, HASH_SIZE);
     for (size_t i = 0; i < proof_len; i++) {
         const uint8_t *p = proof + i * HASH_SIZE;
         if (sn == 0)
-            return false;           //  proof longer than the path
+            return -1;              //  proof longer than the path
         if ((fn & 1) || fn == sn) {
             pl_merkle_node_hash (p, r, r);
             //  A right-edge node with no sibling at these levels moves up
@@ -83,7 +83,20 @@ pl_merkle_verify_inclusion (const uint8_t *leaf_hash, uint64_t index, uint64_t s
         fn >>= 1;
         sn >>= 1;
     }
-    return sn == 0 && s_hash_equal (r, root);
+    if (sn != 0)
+        return -1;                  //  proof shorter than the path
+    memcpy (root, r, HASH_SIZE);
+    return 0;
+}
+
+bool
+pl_merkle_verify_inclusion (const uint8_t *leaf_hash, uint64_t index, uint64_t size,
+                            const uint8_t *proof, size_t proof_len, const uint8_t *root)
+{
+    uint8_t computed [HASH_SIZE];
+    return root
+        && pl_merkle_root_from_proof (leaf_hash, index, size, proof, proof_len, computed) == 0
+        && s_hash_equal (computed, root);
 }
 
 bool

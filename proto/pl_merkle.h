@@ -57,6 +57,12 @@ bool pl_merkle_verify_inclusion (const uint8_t *leaf_hash, uint64_t index, uint6
                                  const uint8_t *proof, size_t proof_len,
                                  const uint8_t *root);
 
+//  The root that proof (proof_len hashes) leads to from leaf_hash as leaf
+//  number index of a tree of this size, into root. -1 when the proof has
+//  not the length that path needs. What a signed root is checked with.
+int pl_merkle_root_from_proof (const uint8_t *leaf_hash, uint64_t index, uint64_t size,
+                               const uint8_t *proof, size_t proof_len, uint8_t *root);
+
 //  True when proof shows that the tree of size1 with root1 is a prefix of
 //  the tree of size2 with root2. RFC 9162 2.1.4.2; as in transparency-dev,
 //  equal sizes need equal roots and an empty proof, and size1 0 (the empty

@@ -82,23 +82,3 @@ pl_status_name (Passerelle__Status status)
         default:                                            return "unknown_status";
     }
 }
-
-zframe_t *
-pl_wire_receipt (pl_keys_t *signer, const char *recipient, const uint8_t *event_id,
-                 const uint8_t *header_hash)
-{
-    uint8_t bytes [PL_RECEIPT_BYTES_MAX], signature [PL_SIGNATURE_SIZE];
-    Passerelle__Receipt receipt = PASSERELLE__RECEIPT__INIT;
-    receipt.event_id = (ProtobufCBinaryData) { PL_EVENT_ID_SIZE, (uint8_t *) event_id };
-    receipt.recipient = (char *) recipient;
-    receipt.received_at_ms = pl_now_ms ();
-    receipt.header_hash = (ProtobufCBinaryData) { PL_HASH_SIZE, (uint8_t *) header_hash };
-    size_t size = pl_receipt_bytes (event_id, header_hash, recipient, receipt.received_at_ms,
-                                    bytes);
-    pl_keys_sign (signer, bytes, size, signature);
-    receipt.signature = (ProtobufCBinaryData) { sizeof signature, signature };
-    Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
-    msg.body_case = PASSERELLE__MESSAGE__BODY_RECEIPT;
-    msg.receipt = &receipt;
-    return pl_wire_pack (&msg);
-}

@@ -19,14 +19,6 @@ zframe_t *pl_wire_pack (Passerelle__Message *msg);
 Passerelle__Message *pl_wire_unpack (zframe_t *frame, size_t max_size,
                                      Passerelle__Status *status, char *why, size_t why_size);
 
-/*  A Receipt for event_id, received now, over header_hash (the SHA-256 of
- *  the header delivered), naming recipient and signed by signer, packed in
- *  a Message: what an agent returns for each delivery. recipient is the
- *  signer's own id except in tests that forge receipts. NULL when out of
- *  memory.  */
-zframe_t *pl_wire_receipt (pl_keys_t *signer, const char *recipient, const uint8_t *event_id,
-                           const uint8_t *header_hash);
-
 /*  Wall-clock time in unix milliseconds (what headers carry).  */
 uint64_t pl_now_ms (void);
 

@@ -218,9 +218,11 @@ s_count (const char *text, const char *line)
 
 //  A receipt counts only when signed by the recipient over the header it
 //  was delivered; a second one for the same event changes nothing. Here
-//  passerelle-forge plays pp-paris and sends, in one burst, a receipt over
-//  another header hash, a valid one, and the valid one again: the broker
-//  must keep the delivery after the first, log the second, ignore the third.
+//  passerelle-forge plays pp-paris and sends, in one burst, a receipt whose
+//  signature was altered, one signed over another header hash, one whose
+//  two items both name the event rightly, and that one again: the broker
+//  must keep the delivery after the first two, log the third's first item
+//  once, and ignore the rest.
 START_TEST (a_receipt_counts_once_and_only_over_what_was_delivered)
 {
     pe_net_t *net = pe_net_new ();
@@ -238,13 +240,16 @@ START_TEST (a_receipt_counts_once_and_only_over_what_was_delivered)
     char hex [33];
     snprintf (hex, sizeof hex, "%.32s", r.out + 10);
     pe_result_free (&r);
-    char bad [128], good [128];
-    snprintf (bad, sizeof bad, "receipt for event %s from pp-paris: bad signature, delivery kept",
-              hex);
+    char other [160], good [128];
+    const char *bad = "receipt from pp-paris refused: bad signature: not the recipient's over "
+                      "its 1 item; deliveries kept";
+    snprintf (other, sizeof other, "receipt for event %s from pp-paris: signed over another "
+              "header than the one delivered, delivery kept", hex);
     snprintf (good, sizeof good, "receipt event %s by pp-paris", hex);
     ck_assert (pe_net_wait_log (net, "broker", good, 5000));
     char *log = pe_net_log (net, "broker");
     ck_assert_msg (s_count (log, bad) == 1, "%s", log);
+    ck_assert_msg (s_count (log, other) == 1, "%s", log);
     ck_assert_msg (s_count (log, good) == 1, "%s", log);
     free (log);
     //  Nothing is owed any more: reconnecting gets no delivery

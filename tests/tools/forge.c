@@ -14,9 +14,10 @@
  *      malformed    a frame that is not a passerelle message
  *      oversized    a frame of --size bytes
  *      twoframes    a message of two frames
- *      receipts     as the recipient: for the first event delivered, three
- *                   receipts in one burst: one signed over another header
- *                   hash, a valid one, and the valid one again. Prints
+ *      receipts     as the recipient: for the first event delivered, four
+ *                   receipts in one burst: one whose signature is altered,
+ *                   one signed over another header hash, one whose two
+ *                   items both name it rightly, and that one again. Prints
  *                   "receipted <event id hex>" or "no delivery" (--to unused)
  *
  *  Prints one line per broker answer: "STATUS: reason" (PublishAck or
@@ -28,6 +29,7 @@
 #include <czmq.h>
 #include "pl_envelope.h"
 #include "pl_keys.h"
+#include "pl_receipt.h"
 #include "pl_wire.h"
 
 typedef struct {
@@ -173,11 +175,23 @@ s_publish (zsock_t *dealer, Passerelle__Envelope *envelope, int times)
     return rc;
 }
 
-//  A receipt of event_id over hash, signed by keys
+//  A receipt of count items signed by keys; with its signature altered
+//  after signing when alter is true
 static void
-s_send_receipt (zsock_t *dealer, pl_keys_t *keys, const uint8_t *event_id, const uint8_t *hash)
+s_send_receipt (zsock_t *dealer, pl_keys_t *keys, const pl_receipt_item_t *items, size_t count,
+                bool alter)
 {
-    zframe_t *frame = pl_wire_receipt (keys, pl_keys_id (keys), event_id, hash);
+    zframe_t *frame = pl_receipt_pack (keys, pl_keys_id (keys), items, count);
+    if (frame && alter) {
+        Passerelle__Message *msg = passerelle__message__unpack (NULL, zframe_size (frame),
+                                                                zframe_data (frame));
+        zframe_destroy (&frame);
+        if (msg && msg->receipt && msg->receipt->signature.len) {
+            msg->receipt->signature.data [0] ^= 0x01;
+            frame = pl_wire_pack (msg);
+        }
+        passerelle__message__free_unpacked (msg, NULL);
+    }
     if (frame)
         zframe_send (&frame, dealer, 0);
 }
@@ -194,13 +208,17 @@ s_receipts (zsock_t *dealer, pl_keys_t *keys)
             Passerelle__EventHeader *header = passerelle__event_header__unpack (
                 NULL, envelope->header.len, envelope->header.data);
             if (header && header->event_id.len == PL_EVENT_ID_SIZE) {
-                uint8_t hash [PL_HASH_SIZE], other [PL_HASH_SIZE];
-                crypto_hash_sha256 (hash, envelope->header.data, envelope->header.len);
-                memcpy (other, hash, sizeof other);
-                other [0] ^= 0x01;
-                s_send_receipt (dealer, keys, header->event_id.data, other);
-                s_send_receipt (dealer, keys, header->event_id.data, hash);
-                s_send_receipt (dealer, keys, header->event_id.data, hash);
+                pl_receipt_item_t good, other, twice [2];
+                memcpy (good.event_id, header->event_id.data, PL_EVENT_ID_SIZE);
+                crypto_hash_sha256 (good.header_hash, envelope->header.data,
+                                    envelope->header.len);
+                other = good;
+                other.header_hash [0] ^= 0x01;
+                twice [0] = twice [1] = good;
+                s_send_receipt (dealer, keys, &good, 1, true);
+                s_send_receipt (dealer, keys, &other, 1, false);
+                s_send_receipt (dealer, keys, twice, 2, false);
+                s_send_receipt (dealer, keys, &good, 1, false);
                 char hex [PL_EVENT_ID_SIZE * 2 + 1];
                 printf ("receipted %s\n", pl_event_id_hex (header->event_id.data, hex));
                 rc = 0;

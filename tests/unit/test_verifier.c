@@ -6,7 +6,7 @@
  *  same thing on a helper thread as the old in-line path did: a good
  *  publish passes, a forged signature, a changed payload or a header that
  *  names another publisher does not; a receipt passes only when signed by
- *  the recipient over the header hash it is owed.  */
+ *  the sender, naming the sender, over the items it carries.  */
 #include <stdatomic.h>
 #include <string.h>
 #include <sodium.h>
@@ -14,6 +14,7 @@
 #include "pb_intake.h"
 #include "pb_verifier.h"
 #include "pl_envelope.h"
+#include "pl_receipt.h"
 #include "pl_wire.h"
 
 //  --------------------------------------------------------------------------
@@ -257,34 +258,56 @@ START_TEST (check_publish_good_forged_and_impersonated)
 }
 END_TEST
 
-START_TEST (check_receipt_only_by_the_recipient_over_what_is_owed)
+//  A receipt of count random items by signer naming recipient; when
+//  swap is set, its first two items are exchanged after signing
+static zframe_t *
+s_receipt_frame (pl_keys_t *signer, const char *recipient, size_t count, bool swap)
 {
-    uint8_t id [PL_EVENT_ID_SIZE], owed [PL_HASH_SIZE], other [PL_HASH_SIZE];
-    randombytes_buf (id, sizeof id);
-    randombytes_buf (owed, sizeof owed);
-    randombytes_buf (other, sizeof other);
-    pb_inbound_t in [5];
-    s_inbound (&in [0], pl_wire_receipt (s_programme, "programme-b", id, owed), &s_programme_agency);
-    s_inbound (&in [1], pl_wire_receipt (s_programme, "programme-b", id, other), &s_programme_agency);
-    s_inbound (&in [2], pl_wire_receipt (s_police, "programme-b", id, owed), &s_programme_agency);
-    s_inbound (&in [3], pl_wire_receipt (s_programme, "police-a", id, owed), &s_programme_agency);
-    s_inbound (&in [4], pl_wire_receipt (s_programme, "programme-b", id, owed), &s_programme_agency);
-    for (int i = 0; i < 4; i++) {
-        in [i].owed = 0;
-        memcpy (in [i].owed_hash, owed, PL_HASH_SIZE);
+    pl_receipt_item_t items [3];
+    randombytes_buf (items, sizeof items);
+    zframe_t *frame = pl_receipt_pack (signer, recipient, items, count);
+    ck_assert_ptr_nonnull (frame);
+    if (swap) {
+        Passerelle__Message *msg = passerelle__message__unpack (NULL, zframe_size (frame),
+                                                                zframe_data (frame));
+        Passerelle__ReceiptItem *first = msg->receipt->items [0];
+        msg->receipt->items [0] = msg->receipt->items [1];
+        msg->receipt->items [1] = first;
+        zframe_destroy (&frame);
+        frame = pl_wire_pack (msg);
+        passerelle__message__free_unpacked (msg, NULL);
     }
-    in [4].owed = 1;                //  nothing owed: nothing to check
+    return frame;
+}
+
+START_TEST (check_receipt_only_by_the_recipient_over_its_items)
+{
+    pb_inbound_t in [5];
+    s_inbound (&in [0], s_receipt_frame (s_programme, "programme-b", 3, false), &s_programme_agency);
+    s_inbound (&in [1], s_receipt_frame (s_programme, "programme-b", 3, true), &s_programme_agency);
+    s_inbound (&in [2], s_receipt_frame (s_police, "programme-b", 1, false), &s_programme_agency);
+    s_inbound (&in [3], s_receipt_frame (s_programme, "police-a", 1, false), &s_programme_agency);
+    //  4: an item whose event id is cut short
+    s_inbound (&in [4], s_receipt_frame (s_programme, "programme-b", 2, false), &s_programme_agency);
+    in [4].request->receipt->items [1]->event_id.len = 15;
 
     pb_verifier_t *pool = pb_verifier_new (1);
     pb_verifier_start (pool, in, sizeof in [0], 5, pb_intake_check, NULL);
     pb_verifier_finish (pool);
     pb_verifier_destroy (&pool);
 
-    ck_assert (in [0].receipt_checked && in [0].receipt_valid);
-    ck_assert (in [1].receipt_checked && !in [1].receipt_valid);     //  signed another hash
-    ck_assert (in [2].receipt_checked && !in [2].receipt_valid);     //  not the recipient's key
-    ck_assert (in [3].receipt_checked && !in [3].receipt_valid);     //  names another recipient
-    ck_assert (!in [4].receipt_checked && !in [4].receipt_valid);
+    ck_assert_ptr_nonnull (in [0].receipt);
+    ck_assert_int_eq (pl_receipt_count (in [0].receipt), 3);
+    ck_assert_ptr_null (in [1].receipt);                        //  items reordered after signing
+    ck_assert_int_eq (in [1].receipt_err, PL_ERR_BAD_SIGNATURE);
+    ck_assert_ptr_null (in [2].receipt);                        //  not the recipient's key
+    ck_assert_int_eq (in [2].receipt_err, PL_ERR_BAD_SIGNATURE);
+    ck_assert_ptr_null (in [3].receipt);                        //  names another recipient
+    ck_assert_int_eq (in [3].receipt_err, PL_ERR_BAD_FIELD);
+    ck_assert_msg (strstr (in [3].why, "police-a"), "%s", in [3].why);
+    ck_assert_ptr_null (in [4].receipt);
+    ck_assert_int_eq (in [4].receipt_err, PL_ERR_BAD_FIELD);
+    ck_assert_msg (strstr (in [4].why, "item 1"), "%s", in [4].why);
     for (int i = 0; i < 5; i++)
         pb_inbound_clear (&in [i]);
 }
@@ -304,7 +327,7 @@ test_suite (void)
     tc = tcase_create ("checks");
     tcase_add_checked_fixture (tc, s_setup, s_teardown);
     tcase_add_test (tc, check_publish_good_forged_and_impersonated);
-    tcase_add_test (tc, check_receipt_only_by_the_recipient_over_what_is_owed);
+    tcase_add_test (tc, check_receipt_only_by_the_recipient_over_its_items);
     suite_add_tcase (s, tc);
     return s;
 }

@@ -1,0 +1,80 @@
+/*  pl_receipt: a recipient's signed word that it holds what it was sent.
+ *
+ *  One Ed25519 signature covers a burst of deliveries (1 to
+ *  PL_RECEIPT_ITEMS_MAX), so that neither the agent signing nor the broker
+ *  checking pays a signature per event: at a few thousand events a second
+ *  those checks were a third of the broker's CPU. What is signed is the
+ *  RFC 6962 Merkle root of the items (leaf i: event id || header hash) with
+ *  their count, the time and the recipient (see Receipt in the schema). The
+ *  broker logs one entry per item carrying the item's index, the count and
+ *  its inclusion proof, so that an auditor checks any one entry alone
+ *  (pl_receipt_verify_item) and a court sees exactly what that agency
+ *  signed for that event, without the rest of the burst.
+ *
+ *  pack    (agent)   sign items and pack the Message
+ *  check   (broker)  shape, recipient and signature of one that arrived;
+ *                    then the proof of each item, for its log entry
+ *  verify_item (auditor) one logged item against the agency's key  */
+#ifndef PL_RECEIPT_H_INCLUDED
+#define PL_RECEIPT_H_INCLUDED
+
+#include <czmq.h>
+#include "passerelle.pb-c.h"
+#include "pl_envelope.h"
+
+#define PL_RECEIPT_ITEMS_MAX  256
+#define PL_RECEIPT_PROOF_MAX  8         //  hashes: log2 (PL_RECEIPT_ITEMS_MAX)
+//  "passerelle-receipt-v2" || root || count || received_at_ms || recipient
+#define PL_RECEIPT_SIGNED_MAX (21 + PL_HASH_SIZE + 4 + 8 + PL_ID_MAX)
+
+typedef struct {
+    uint8_t event_id [PL_EVENT_ID_SIZE];    //  or a notice's id
+    uint8_t header_hash [PL_HASH_SIZE];     //  SHA-256 of the header (or notice) delivered
+} pl_receipt_item_t;
+
+/*  The Merkle root over count items (1..PL_RECEIPT_ITEMS_MAX).  */
+void pl_receipt_root (const pl_receipt_item_t *items, size_t count, uint8_t *root);
+
+/*  The bytes a recipient signs: out holds PL_RECEIPT_SIGNED_MAX. Returns
+ *  their length.  */
+size_t pl_receipt_signed_bytes (const uint8_t *root, uint32_t count, uint64_t received_at_ms,
+                                const char *recipient, uint8_t *out);
+
+/*  A Message { Receipt } for items (1..PL_RECEIPT_ITEMS_MAX), received now,
+ *  naming recipient and signed by signer. recipient is the signer's own id
+ *  except in tests that forge receipts. NULL when count is out of range or
+ *  memory ran out.  */
+zframe_t *pl_receipt_pack (pl_keys_t *signer, const char *recipient,
+                           const pl_receipt_item_t *items, size_t count);
+
+typedef struct _pl_receipt_t pl_receipt_t;
+
+/*  Check a Receipt that arrived from agency recipient, whose key is
+ *  public_key: 1 to PL_RECEIPT_ITEMS_MAX items, each a 16-byte id and a
+ *  32-byte hash; it names recipient; the signature is public_key's over the
+ *  items. NULL on any failure, with *err (PL_ERR_OVERSIZED, PL_ERR_BAD_FIELD
+ *  or PL_ERR_BAD_SIGNATURE, PL_ERR_NO_MEMORY) and why. Whether each item
+ *  was owed, and over that header, is the broker's to see.  */
+pl_receipt_t *pl_receipt_check (const Passerelle__Receipt *wire, const char *recipient,
+                                const uint8_t *public_key, pl_err_t *err,
+                                char *why, size_t why_size);
+
+void pl_receipt_destroy (pl_receipt_t **self_p);
+
+/*  How many items it holds; item number index.  */
+size_t pl_receipt_count (pl_receipt_t *self);
+const pl_receipt_item_t *pl_receipt_item (pl_receipt_t *self, size_t index);
+
+/*  Inclusion proof of item index (room for PL_RECEIPT_PROOF_MAX hashes);
+ *  *proof_len gets the number of hashes. 0 or -1.  */
+int pl_receipt_proof (pl_receipt_t *self, size_t index, uint8_t *proof, size_t *proof_len);
+
+/*  True when signature is public_key's over a receipt, by recipient at
+ *  received_at_ms, of count items of which item index is (event_id,
+ *  header_hash), as proof shows: what a receipt log entry proves alone.  */
+bool pl_receipt_verify_item (const uint8_t *public_key, const char *recipient,
+                             uint64_t received_at_ms, const uint8_t *event_id,
+                             const uint8_t *header_hash, uint32_t index, uint32_t count,
+                             const uint8_t *proof, size_t proof_len, const uint8_t *signature);
+
+#endif
