@@ -60,8 +60,10 @@ static const s_command_t s_commands [] = {
       "Recompute the Merkle tree from every entry, compare it with the stored tree,\n"
       "check every stored checkpoint's signature and root, and that each is\n"
       "consistent with the one before. --checkpoint checks an agency's checkpoint\n"
-      "too. On failure names the first bad entry or checkpoint and exits 1.\n"
-      "A progress bar shows on a terminal.\n", false },
+      "too. Every receipt entry is checked alone against its recipient's key in\n"
+      "the directory (its proof leads to the root that key signed). On failure\n"
+      "names the first bad entry or checkpoint, and each receipt that does not\n"
+      "verify, and exits 1. A progress bar shows on a terminal.\n", false },
     { "log", "[FILTERS] [--json | --csv]",
       "The log's entries, one row per decision (a share to two agencies is two\n"
       "rows), as an aligned table, JSON lines or CSV. Columns: index, time (UTC),\n"

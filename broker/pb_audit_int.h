@@ -20,6 +20,17 @@ uint64_t pb_audit_snapshot (pb_audit_t *self);
 int pb_audit_walk (pb_audit_t *self, const char *case_ref, const char *agency, uint64_t from,
                    uint64_t size, pb_audit_row_fn *fn, void *arg);
 
+//  Receipt signatures, for verify (pb_audit_receipts.c): every receipt
+//  entry checked alone against its agency's key in directory (NULL: none
+//  can be). check takes every entry of the walk and ignores other kinds;
+//  report prints what was found and is true when nothing failed.
+typedef struct _pb_audit_receipts_t pb_audit_receipts_t;
+pb_audit_receipts_t *pb_audit_receipts_new (pl_directory_t *directory);
+void pb_audit_receipts_destroy (pb_audit_receipts_t **self_p);
+void pb_audit_receipts_check (pb_audit_receipts_t *self, uint64_t index, const uint8_t *entry,
+                              size_t size);
+bool pb_audit_receipts_report (pb_audit_receipts_t *self, FILE *out);
+
 //  The monitoring figures of the rows a filter passes (pb_audit_stats.c);
 //  the report draws the same figures.
 typedef struct {

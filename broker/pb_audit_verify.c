@@ -87,6 +87,7 @@ typedef struct {
     pl_merkle_t *tree;
     uint64_t from, next;            //  the block's first index, the next expected
     uint8_t leaves [S_BLOCK][PL_MERKLE_HASH_SIZE];
+    pb_audit_receipts_t *receipts;  //  each entry is shown to it too
 } s_block_t;
 
 static int
@@ -99,6 +100,7 @@ s_hash_entry (uint64_t index, const uint8_t *entry, size_t size, void *arg)
     pl_merkle_leaf_hash (entry, size, leaf);
     if (pl_merkle_append (block->tree, leaf, NULL) != 0)
         return -1;
+    pb_audit_receipts_check (block->receipts, index, entry, size);
     block->next++;
     return 0;
 }
@@ -214,7 +216,21 @@ pb_audit_verify (pb_audit_t *self, const pb_audit_verify_t *options, FILE *out)
             size = 0;
     }
     s_block_t *block = calloc (1, sizeof *block);
-    block->tree = pl_merkle_new (NULL, NULL, 0);
+    if (block) {
+        block->tree = pl_merkle_new (NULL, NULL, 0);
+        block->receipts = pb_audit_receipts_new (self->directory);
+    }
+    if (!block || !block->tree || !block->receipts) {
+        fprintf (stderr, "passerelle-audit: out of memory\n");
+        if (block) {
+            pl_merkle_destroy (&block->tree);
+            pb_audit_receipts_destroy (&block->receipts);
+        }
+        free (block);
+        free (given.text);
+        s_notes_free (&notes);
+        return PB_AUDIT_ERROR;
+    }
     int rc = PB_AUDIT_OK, shown = -1;
     pl_checkpoint_t *previous = NULL;
     size_t next_note = 0, verified_notes = 0;
@@ -326,10 +342,14 @@ pb_audit_verify (pb_audit_t *self, const pb_audit_verify_t *options, FILE *out)
         if (given.text)
             fprintf (out, "checkpoint %s: signed by '%s', matches the log\n",
                      options->checkpoint_file, options->origin);
-        fprintf (out, "ok: every entry matches the tree and every checkpoint\n");
+        if (pb_audit_receipts_report (block->receipts, out))
+            fprintf (out, "ok: every entry matches the tree and every checkpoint\n");
+        else
+            rc = PB_AUDIT_FAILED;
     }
     pl_checkpoint_destroy (&previous);
     pl_merkle_destroy (&block->tree);
+    pb_audit_receipts_destroy (&block->receipts);
     free (block);
     free (given.text);
     s_notes_free (&notes);

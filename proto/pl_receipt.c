@@ -143,11 +143,10 @@ pl_receipt_check (const Passerelle__Receipt *wire, const char *recipient,
         memcpy (self->items [i].header_hash, wire->items [i]->header_hash.data, PL_HASH_SIZE);
         s_leaf (self->items [i].event_id, self->items [i].header_hash, self->leaves [i]);
     }
-    uint8_t root [PL_HASH_SIZE], bytes [PL_RECEIPT_SIGNED_MAX];
+    uint8_t root [PL_HASH_SIZE];
     pl_merkle_root_from_leaves (&self->leaves [0][0], self->count, root);
-    size_t size = pl_receipt_signed_bytes (root, (uint32_t) self->count, wire->received_at_ms,
-                                           recipient, bytes);
-    if (!pl_signature_verify (public_key, bytes, size, wire->signature.data)) {
+    if (!pl_receipt_verify_root (public_key, recipient, wire->received_at_ms, root,
+                                 (uint32_t) self->count, wire->signature.data)) {
         snprintf (why, why_size, "bad signature: not the recipient's over its %zu item%s",
                   self->count, self->count == 1? "": "s");
         *err = PL_ERR_BAD_SIGNATURE;
@@ -194,21 +193,39 @@ pl_receipt_proof (pl_receipt_t *self, size_t index, uint8_t *proof, size_t *proo
     return pl_merkle_inclusion_proof (self->tree, index, self->count, proof, proof_len);
 }
 
+int
+pl_receipt_item_root (const uint8_t *event_id, const uint8_t *header_hash, uint32_t index,
+                      uint32_t count, const uint8_t *proof, size_t proof_len, uint8_t *root)
+{
+    if (count == 0 || count > PL_RECEIPT_ITEMS_MAX || index >= count
+    ||  proof_len > PL_RECEIPT_PROOF_MAX)
+        return -1;
+    uint8_t leaf [PL_HASH_SIZE];
+    s_leaf (event_id, header_hash, leaf);
+    return pl_merkle_root_from_proof (leaf, index, count, proof, proof_len, root);
+}
+
+bool
+pl_receipt_verify_root (const uint8_t *public_key, const char *recipient,
+                        uint64_t received_at_ms, const uint8_t *root, uint32_t count,
+                        const uint8_t *signature)
+{
+    uint8_t bytes [PL_RECEIPT_SIGNED_MAX];
+    size_t size = pl_receipt_signed_bytes (root, count, received_at_ms, recipient, bytes);
+    return pl_signature_verify (public_key, bytes, size, signature);
+}
+
 bool
 pl_receipt_verify_item (const uint8_t *public_key, const char *recipient,
                         uint64_t received_at_ms, const uint8_t *event_id,
                         const uint8_t *header_hash, uint32_t index, uint32_t count,
                         const uint8_t *proof, size_t proof_len, const uint8_t *signature)
 {
-    if (count == 0 || count > PL_RECEIPT_ITEMS_MAX || index >= count
-    ||  proof_len > PL_RECEIPT_PROOF_MAX)
-        return false;
     //  The root this item and its proof lead to: the signature says whether
     //  the recipient signed that root, so a wrong item or proof fails there
-    uint8_t leaf [PL_HASH_SIZE], root [PL_HASH_SIZE], bytes [PL_RECEIPT_SIGNED_MAX];
-    s_leaf (event_id, header_hash, leaf);
-    if (pl_merkle_root_from_proof (leaf, index, count, proof, proof_len, root) != 0)
-        return false;
-    size_t size = pl_receipt_signed_bytes (root, count, received_at_ms, recipient, bytes);
-    return pl_signature_verify (public_key, bytes, size, signature);
+    uint8_t root [PL_HASH_SIZE];
+    return pl_receipt_item_root (event_id, header_hash, index, count, proof, proof_len,
+                                 root) == 0
+        && pl_receipt_verify_root (public_key, recipient, received_at_ms, root, count,
+                                   signature);
 }

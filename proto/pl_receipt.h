@@ -69,9 +69,23 @@ const pl_receipt_item_t *pl_receipt_item (pl_receipt_t *self, size_t index);
  *  *proof_len gets the number of hashes. 0 or -1.  */
 int pl_receipt_proof (pl_receipt_t *self, size_t index, uint8_t *proof, size_t *proof_len);
 
+/*  The root that item index of count (event_id, header_hash) and its proof
+ *  lead to. 0, or -1 when index, count or the proof's length cannot be.  */
+int pl_receipt_item_root (const uint8_t *event_id, const uint8_t *header_hash, uint32_t index,
+                          uint32_t count, const uint8_t *proof, size_t proof_len,
+                          uint8_t *root);
+
+/*  True when signature is public_key's over a receipt of count items with
+ *  this root, by recipient at received_at_ms.  */
+bool pl_receipt_verify_root (const uint8_t *public_key, const char *recipient,
+                             uint64_t received_at_ms, const uint8_t *root, uint32_t count,
+                             const uint8_t *signature);
+
 /*  True when signature is public_key's over a receipt, by recipient at
  *  received_at_ms, of count items of which item index is (event_id,
- *  header_hash), as proof shows: what a receipt log entry proves alone.  */
+ *  header_hash), as proof shows: what a receipt log entry proves alone.
+ *  (pl_receipt_item_root, then pl_receipt_verify_root: an auditor that
+ *  meets the same signature again need only compare roots.)  */
 bool pl_receipt_verify_item (const uint8_t *public_key, const char *recipient,
                              uint64_t received_at_ms, const uint8_t *event_id,
                              const uint8_t *header_hash, uint32_t index, uint32_t count,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <jansson.h>
+#include <sodium.h>
 #include "pl_test.h"
 #include "e2e/pe_net.h"
 
@@ -517,6 +518,96 @@ START_TEST (a_tampered_store_copy_fails_verify_at_the_changed_entry)
 }
 END_TEST
 
+//  A copy of the directory file in which agency has another (fresh) public
+//  key, written at path: as if its key had been replaced.
+static void
+s_directory_with_new_key (const char *agency, const char *path)
+{
+    FILE *file = fopen (pe_net_path (s_net, "directory.cfg"), "r");
+    ck_assert_ptr_nonnull (file);
+    static char text [65536];
+    size_t size = fread (text, 1, sizeof text - 1, file);
+    fclose (file);
+    text [size] = 0;
+    char find [128];
+    snprintf (find, sizeof find, "id = %s\n", agency);
+    char *key = strstr (strstr (text, find), "public-key = \"");
+    ck_assert_ptr_nonnull (key);
+    key += strlen ("public-key = \"");
+    uint8_t pk [crypto_sign_PUBLICKEYBYTES], sk [crypto_sign_SECRETKEYBYTES];
+    crypto_sign_keypair (pk, sk);
+    char fresh [64];
+    sodium_bin2base64 (fresh, sizeof fresh, pk, sizeof pk, sodium_base64_VARIANT_ORIGINAL);
+    ck_assert_uint_eq (strchr (key, '"') - key, strlen (fresh));
+    memcpy (key, fresh, strlen (fresh));
+    file = fopen (path, "w");
+    ck_assert_ptr_nonnull (file);
+    fputs (text, file);
+    fclose (file);
+}
+
+//  Each receipt entry proves itself: verify checks every one against its
+//  recipient's key in the directory (one signature per signed Receipt),
+//  names an entry whose signature is not that key's, and says which it
+//  could not check rather than pass over them.
+START_TEST (verify_checks_every_receipt_against_the_directory)
+{
+    s_wait_receipts (4);
+    pe_result_t r = s_audit ("log", "--type", "receipt", "--agency", "prosecution-paris",
+                             "--csv", NULL);
+    int by_prosecution = -1;        //  rows after the header
+    for (const char *at = r.out; (at = strchr (at, '\n')); at++)
+        by_prosecution++;
+    ck_assert_int_gt (by_prosecution, 0);
+    pe_result_free (&r);
+
+    r = s_audit ("verify", NULL);
+    ck_assert_msg (r.status == 0, "verify: %s %s", r.out, r.err);
+    unsigned long long receipts = 0, proven = 0, signatures = 0;
+    const char *line = strstr (r.out, "receipts: ");
+    ck_assert_msg (line && sscanf (line, "receipts: %llu, %llu proven signed by their recipient "
+                   "(%llu signatures", &receipts, &proven, &signatures) == 3, "%s", r.out);
+    ck_assert_uint_ge (receipts, 4);
+    ck_assert_uint_eq (proven, receipts);
+    ck_assert_uint_ge (signatures, 1);
+    ck_assert_uint_le (signatures, receipts);
+    pe_result_free (&r);
+
+    //  prosecution-paris's key replaced: each of its receipts is named, and
+    //  verify fails
+    char path [1200];
+    snprintf (path, sizeof path, "%s", pe_net_path (s_net, "directory-new-key.cfg"));
+    s_directory_with_new_key ("prosecution-paris", path);
+    r = s_audit ("verify", "--directory", path, NULL);
+    ck_assert_msg (r.status == 1, "%d: %s %s", r.status, r.out, r.err);
+    int named = 0;
+    for (const char *at = r.out; (at = strstr (at, "the receipt by prosecution-paris for event "));
+         at++)
+        named++;
+    ck_assert_msg (named == by_prosecution, "%d named, %d receipts:\n%s", named, by_prosecution,
+                   r.out);
+    ck_assert_ptr_nonnull (strstr (r.out, "does not verify against prosecution-paris's key in "
+                                          "the directory"));
+    ck_assert_ptr_null (strstr (r.out, "ok: every entry"));
+    pe_result_free (&r);
+
+    //  prosecution-paris no longer in the directory: said, not failed
+    ck_assert_int_eq (pe_net_write_directory (s_net, "prosecution-paris"), 0);
+    snprintf (path, sizeof path, "%s", pe_net_path (s_net, "directory-without.cfg"));
+    char command [2600];
+    snprintf (command, sizeof command, "cp '%s' '%s'", pe_net_path (s_net, "directory.cfg"), path);
+    ck_assert_int_eq (system (command), 0);
+    ck_assert_int_eq (pe_net_write_directory (s_net, NULL), 0);
+    r = s_audit ("verify", "--directory", path, NULL);
+    ck_assert_msg (r.status == 0, "%s %s", r.out, r.err);
+    char expected [200];
+    snprintf (expected, sizeof expected, "receipts: %d by agencies no longer in the directory "
+              "(prosecution-paris), not checked\n", by_prosecution);
+    ck_assert_msg (strstr (r.out, expected), "%s", r.out);
+    pe_result_free (&r);
+}
+END_TEST
+
 START_TEST (errors_are_plain)
 {
     pe_result_t r = s_audit ("log", "--store", "/nonexistent/store", NULL);
@@ -634,6 +725,7 @@ test_suite (void)
     tcase_add_test (tc, stats_count_what_happened);
     tcase_add_test (tc, a_tampered_store_copy_fails_verify_at_the_changed_entry);
     tcase_add_test (tc, errors_are_plain);
+    tcase_add_test (tc, verify_checks_every_receipt_against_the_directory);
     tcase_add_test (tc, the_html_report_is_self_contained_and_renders);
     //  Last: it adds entries to the log
     tcase_add_test (tc, verify_proofs_and_checkpoints_while_the_broker_writes);
