@@ -338,14 +338,19 @@ s_handle_message (pa_agent_t *self, zframe_t *frame)
 }
 
 //  Whatever the broker sent that is waiting (a burst of deliveries, say),
-//  then one Receipt for all the deliveries it held.
+//  then one Receipt for all the deliveries it held. Bounded in messages
+//  and in time (each delivery is an fsync'd inbox commit), so that the
+//  control socket and timers are not kept waiting behind a long backlog.
+#define READ_BURST_MS 50
+
 static int
 s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
 {
     (void) loop;
     pa_agent_t *self = arg;
+    int64_t until = zclock_mono () + READ_BURST_MS;
     for (size_t read = 0; read < PL_RECEIPT_ITEMS_MAX; read++) {
-        if (read > 0 && !(zsock_events (dealer) & ZMQ_POLLIN))
+        if (read > 0 && (zclock_mono () >= until || !(zsock_events (dealer) & ZMQ_POLLIN)))
             break;
         zframe_t *frame = zframe_recv (dealer);
         if (!frame)
@@ -361,7 +366,7 @@ static void
 s_send_hello (pa_agent_t *self)
 {
     Passerelle__Hello hello = PASSERELLE__HELLO__INIT;
-    hello.version = PL_PROTOCOL_VERSION;
+    hello.version = PL_WIRE_VERSION;
     hello.agency = (char *) pl_keys_id (self->keys);
     hello.last_sequence = pa_store_last_sequence (self->store);
     hello.checkpoint_size = pa_witness_size (self->store);

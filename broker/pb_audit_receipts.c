@@ -8,9 +8,11 @@
  *  in the log, so a signature already verified over the same root is not
  *  verified again: one Ed25519 check per Receipt, a few hashes per item.
  *
- *  What cannot be checked is said, not hidden: no directory given, an
- *  agency no longer in it, or an entry written before receipts were signed
- *  per burst (no count).  */
+ *  An entry without a count was signed in the first form, one signature
+ *  per event, and is checked in that form: a count left out must not pass
+ *  for "nothing to check". What cannot be checked is said, not hidden: no
+ *  directory given, or an agency no longer in it (an auditor can give the
+ *  directory file in force at the time with --directory).  */
 #include <stdlib.h>
 #include <string.h>
 #include "pb_audit_int.h"
@@ -31,7 +33,7 @@ typedef struct {
 
 struct _pb_audit_receipts_t {
     pl_directory_t *directory;      //  not owned; NULL: nothing can be checked
-    uint64_t entries, signatures, unknown, older, failed, unreadable;
+    uint64_t entries, signatures, unknown, failed, unreadable;
     char unknown_agencies [256];    //  the first few, for the report
     s_verified_t cache [S_CACHE];
     size_t cache_next;
@@ -58,12 +60,23 @@ pb_audit_receipts_destroy (pb_audit_receipts_t **self_p)
     }
 }
 
+//  Is agency one of the names in list ("a, b, c")?
+static bool
+s_listed (const char *list, const char *agency)
+{
+    size_t length = strlen (agency);
+    for (const char *at = list; (at = strstr (at, agency)); at += length)
+        if ((at == list || at [-1] == ' ') && (at [length] == ',' || at [length] == 0))
+            return true;
+    return false;
+}
+
 static void
 s_note_unknown (pb_audit_receipts_t *self, const char *agency)
 {
     self->unknown++;
     size_t used = strlen (self->unknown_agencies);
-    if (strstr (self->unknown_agencies, agency) || used + strlen (agency) + 3 >= 200)
+    if (s_listed (self->unknown_agencies, agency) || used + strlen (agency) + 3 >= 200)
         return;
     snprintf (self->unknown_agencies + used, sizeof self->unknown_agencies - used, "%s%s",
               used? ", ": "", agency);
@@ -75,12 +88,17 @@ s_note_failure (pb_audit_receipts_t *self, uint64_t index, const Passerelle__Log
     if (self->failed++ >= S_SHOWN)
         return;
     char hex [PL_EVENT_ID_SIZE * 2 + 1] = "-", line [400];
+    const char *who = e->agency && *e->agency? e->agency: "(no agency)";
     if (e->event_id.len == PL_EVENT_ID_SIZE)
         pl_event_id_hex (e->event_id.data, hex);
-    int size = snprintf (line, sizeof line, "FAILED: entry %llu: the receipt by %s for event %s "
-                         "does not verify against %s's key in the directory (the entry was "
+    int size = snprintf (line, sizeof line, "FAILED: entry %llu: the receipt by %.64s for event "
+                         "%s does not verify against %.64s's key in the directory (the entry was "
                          "altered, or the agency's key changed since)\n",
-                         (unsigned long long) index, e->agency, hex, e->agency);
+                         (unsigned long long) index, who, hex, who);
+    if (size < 0)
+        return;
+    if ((size_t) size >= sizeof line)
+        size = (int) sizeof line - 1;
     char *grown = realloc (self->failures, self->failures_size + (size_t) size + 1);
     if (!grown)
         return;
@@ -120,7 +138,7 @@ s_remember (pb_audit_receipts_t *self, const Passerelle__LogEntry *e, const uint
 static bool
 s_well_formed (const Passerelle__LogEntry *e)
 {
-    return e->agency && e->event_id.len == PL_EVENT_ID_SIZE
+    return e->agency && *e->agency && e->event_id.len == PL_EVENT_ID_SIZE
         && e->header_hash.len == PL_HASH_SIZE && e->signature.len == PL_SIGNATURE_SIZE
         && e->receipt_proof.len % PL_HASH_SIZE == 0;
 }
@@ -130,14 +148,21 @@ s_check_one (pb_audit_receipts_t *self, uint64_t index, const Passerelle__LogEnt
 {
     const pl_agency_t *agency = e->agency? pl_directory_lookup (self->directory, e->agency): NULL;
     uint8_t root [PL_HASH_SIZE];
-    if (e->receipt_count == 0)
-        self->older++;
+    if (!s_well_formed (e))
+        s_note_failure (self, index, e);
     else
     if (!agency)
-        s_note_unknown (self, e->agency? e->agency: "(none)");
+        s_note_unknown (self, e->agency);
     else
-    if (!s_well_formed (e)
-    ||  pl_receipt_item_root (e->event_id.data, e->header_hash.data, e->receipt_index,
+    if (e->receipt_count == 0) {
+        //  Signed one per event, before receipts were signed per burst
+        self->signatures++;
+        if (!pl_receipt_verify_v1 (agency->public_key, e->agency, e->received_at_ms,
+                                   e->event_id.data, e->header_hash.data, e->signature.data))
+            s_note_failure (self, index, e);
+    }
+    else
+    if (pl_receipt_item_root (e->event_id.data, e->header_hash.data, e->receipt_index,
                               e->receipt_count, e->receipt_proof.data,
                               e->receipt_proof.len / PL_HASH_SIZE, root) != 0)
         s_note_failure (self, index, e);
@@ -187,15 +212,12 @@ pb_audit_receipts_report (pb_audit_receipts_t *self, FILE *out)
                  "--directory)\n", (unsigned long long) self->entries);
         return self->unreadable == 0;
     }
-    uint64_t checked = self->entries - self->unknown - self->older - self->failed;
+    uint64_t checked = self->entries - self->unknown - self->failed;
     fprintf (out, "receipts: %llu, %llu proven signed by their recipient (%llu signatures "
              "checked against the directory's keys)\n", (unsigned long long) self->entries,
              (unsigned long long) checked, (unsigned long long) self->signatures);
     if (self->unknown)
         fprintf (out, "receipts: %llu by agencies no longer in the directory (%s), not "
                  "checked\n", (unsigned long long) self->unknown, self->unknown_agencies);
-    if (self->older)
-        fprintf (out, "receipts: %llu written before receipts were signed per burst, "
-                 "not checked\n", (unsigned long long) self->older);
     return self->failed == 0 && self->unreadable == 0;
 }

@@ -375,8 +375,9 @@ s_case_of (pb_broker_t *self, const uint8_t *event_id, char *case_ref, size_t si
 
 //  One item of a checked receipt: if still owed (an earlier receipt in
 //  this batch may have taken it) and over the header that was delivered,
-//  log it with its proof and take it off the queue.
-static void
+//  log it with its proof and take it off the queue. False when it names
+//  another header than the one delivered (the caller says so once).
+static bool
 s_receipt_item (pb_broker_t *self, pb_inbound_t *in, size_t index)
 {
     const pl_agency_t *peer = in->peer;
@@ -388,18 +389,15 @@ s_receipt_item (pb_broker_t *self, pb_inbound_t *in, size_t index)
     if (pb_store_queue_find (self->store, peer->id, item->event_id, PL_EVENT_ID_SIZE, owed) != 0) {
         log_debug ("receipt for event %s from %s: nothing owed (already receipted)", hex,
                    peer->id);
-        return;
+        return true;
     }
-    if (sodium_memcmp (owed, item->header_hash, PL_HASH_SIZE) != 0) {
-        log_warn ("receipt for event %s from %s: signed over another header than the one "
-                  "delivered, delivery kept", hex, peer->id);
-        return;
-    }
+    if (sodium_memcmp (owed, item->header_hash, PL_HASH_SIZE) != 0)
+        return false;
     uint8_t proof [PL_RECEIPT_PROOF_MAX * PL_HASH_SIZE];
     size_t proof_len = 0;
     if (pl_receipt_proof (in->receipt, index, proof, &proof_len) != 0) {
         log_warn ("receipt for event %s from %s: out of memory, delivery kept", hex, peer->id);
-        return;
+        return true;
     }
     char case_ref [PL_MAX_CASE_REF + 1];
     s_case_of (self, item->event_id, case_ref, sizeof case_ref);
@@ -421,7 +419,7 @@ s_receipt_item (pb_broker_t *self, pb_inbound_t *in, size_t index)
         self->spoilt = true;
         log_warn ("receipt for event %s from %s: store error: %s", hex, peer->id,
                   pb_store_error (self->store));
-        return;
+        return true;
     }
     self->counts.receipts++;
     log_info ("receipt event %s by %s", hex, peer->id);
@@ -438,6 +436,7 @@ s_receipt_item (pb_broker_t *self, pb_inbound_t *in, size_t index)
         pb_broker_log (self, note.bytes, note.size, NULL);
         free (note.bytes);
     }
+    return true;
 }
 
 void
@@ -448,8 +447,19 @@ pb_pipeline_receipt (pb_broker_t *self, pb_inbound_t *in)
         log_warn ("receipt from %s refused: %s; deliveries kept", in->peer->id, in->why);
         return;
     }
+    //  Items over another header: one line per receipt, whatever their number
+    size_t other = 0, first = 0;
     for (size_t index = 0; index < pl_receipt_count (in->receipt) && !self->spoilt; index++)
-        s_receipt_item (self, in, index);
+        if (!s_receipt_item (self, in, index) && other++ == 0)
+            first = index;
+    if (other) {
+        char hex [PL_EVENT_ID_SIZE * 2 + 1];
+        pl_event_id_hex (pl_receipt_item (in->receipt, first)->event_id, hex);
+        log_warn ("receipt from %s: %zu item%s signed over another header than the one "
+                  "delivered (event %s%s), deliver%s kept", in->peer->id, other,
+                  other == 1? "": "s", hex, other == 1? "": " and others",
+                  other == 1? "y": "ies");
+    }
 }
 
 //  Called by the store for each purged item (a copy: we may write).

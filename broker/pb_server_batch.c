@@ -209,7 +209,7 @@ pb_server_send_welcome (server_t *self, zframe_t *routing_id, uint64_t checkpoin
     Passerelle__Checkpoint checkpoint;
     pb_checkpoints_fill (&self->broker, &checkpoint, checkpoint_size, proof);
     Passerelle__Welcome welcome = PASSERELLE__WELCOME__INIT;
-    welcome.version = PL_PROTOCOL_VERSION;
+    welcome.version = PL_WIRE_VERSION;
     welcome.broker = (char *) pl_keys_id (self->broker.keys);
     welcome.broker_time_ms = pl_now_ms ();
     welcome.directory = pl_directory_to_wire (self->broker.directory, &welcome.n_directory);

@@ -14,9 +14,9 @@
 
 struct _pl_receipt_t {
     size_t count;
-    pl_receipt_item_t items [PL_RECEIPT_ITEMS_MAX];
-    uint8_t leaves [PL_RECEIPT_ITEMS_MAX][PL_HASH_SIZE];
     pl_merkle_t *tree;                  //  for proofs, built on first use
+    uint8_t (*leaves) [PL_HASH_SIZE];   //  count of each, in the same allocation
+    pl_receipt_item_t items [];
 };
 
 static void
@@ -130,14 +130,18 @@ pl_receipt_check (const Passerelle__Receipt *wire, const char *recipient,
     *err = s_check_shape (wire, recipient, why, why_size);
     if (*err != PL_OK)
         return NULL;
-    pl_receipt_t *self = malloc (sizeof *self);
+    //  Sized by the count: most receipts hold a few items
+    size_t count = wire->n_items;
+    pl_receipt_t *self = malloc (sizeof *self + count * (sizeof (pl_receipt_item_t)
+                                                         + PL_HASH_SIZE));
     if (!self) {
         *err = PL_ERR_NO_MEMORY;
         snprintf (why, why_size, "out of memory");
         return NULL;
     }
-    self->count = wire->n_items;
+    self->count = count;
     self->tree = NULL;
+    self->leaves = (uint8_t (*) [PL_HASH_SIZE]) (self->items + count);
     for (size_t i = 0; i < self->count; i++) {
         memcpy (self->items [i].event_id, wire->items [i]->event_id.data, PL_EVENT_ID_SIZE);
         memcpy (self->items [i].header_hash, wire->items [i]->header_hash.data, PL_HASH_SIZE);
@@ -213,6 +217,26 @@ pl_receipt_verify_root (const uint8_t *public_key, const char *recipient,
     uint8_t bytes [PL_RECEIPT_SIGNED_MAX];
     size_t size = pl_receipt_signed_bytes (root, count, received_at_ms, recipient, bytes);
     return pl_signature_verify (public_key, bytes, size, signature);
+}
+
+bool
+pl_receipt_verify_v1 (const uint8_t *public_key, const char *recipient, uint64_t received_at_ms,
+                      const uint8_t *event_id, const uint8_t *header_hash,
+                      const uint8_t *signature)
+{
+    static const char tag [] = "passerelle-receipt-v1";
+    uint8_t bytes [sizeof tag - 1 + PL_EVENT_ID_SIZE + PL_HASH_SIZE + PL_ID_MAX + 8];
+    size_t used = 0, id_len = strnlen (recipient, PL_ID_MAX);
+    memcpy (bytes + used, tag, sizeof tag - 1);
+    used += sizeof tag - 1;
+    memcpy (bytes + used, event_id, PL_EVENT_ID_SIZE);
+    used += PL_EVENT_ID_SIZE;
+    memcpy (bytes + used, header_hash, PL_HASH_SIZE);
+    used += PL_HASH_SIZE;
+    memcpy (bytes + used, recipient, id_len);
+    used += id_len;
+    pl_put_be64 (bytes + used, received_at_ms);
+    return pl_signature_verify (public_key, bytes, used + 8, signature);
 }
 
 bool

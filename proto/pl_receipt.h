@@ -91,4 +91,13 @@ bool pl_receipt_verify_item (const uint8_t *public_key, const char *recipient,
                              const uint8_t *header_hash, uint32_t index, uint32_t count,
                              const uint8_t *proof, size_t proof_len, const uint8_t *signature);
 
+/*  True when signature is public_key's over a receipt of the first wire
+ *  version, one per event: "passerelle-receipt-v1" || event id || header
+ *  hash || recipient || received_at_ms (8 bytes, big-endian). Log entries
+ *  without a count were signed so; an auditor checks them too, or a broker
+ *  could pass off an unsigned receipt by leaving the count out.  */
+bool pl_receipt_verify_v1 (const uint8_t *public_key, const char *recipient,
+                           uint64_t received_at_ms, const uint8_t *event_id,
+                           const uint8_t *header_hash, const uint8_t *signature);
+
 #endif

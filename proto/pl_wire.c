@@ -7,7 +7,7 @@
 zframe_t *
 pl_wire_pack (Passerelle__Message *msg)
 {
-    msg->version = PL_PROTOCOL_VERSION;
+    msg->version = PL_WIRE_VERSION;
     size_t size = passerelle__message__get_packed_size (msg);
     zframe_t *frame = zframe_new (NULL, size);
     if (frame)
@@ -32,10 +32,10 @@ pl_wire_unpack (zframe_t *frame, size_t max_size, Passerelle__Status *status,
         snprintf (why, why_size, "frame of %zu bytes is not a passerelle message", size);
         return NULL;
     }
-    if (msg->version != PL_PROTOCOL_VERSION) {
+    if (msg->version != PL_WIRE_VERSION) {
         *status = PASSERELLE__STATUS__STATUS_BAD_VERSION;
-        snprintf (why, why_size, "protocol version %u, this build speaks %d",
-                  msg->version, PL_PROTOCOL_VERSION);
+        snprintf (why, why_size, "wire protocol version %u, this build speaks %d",
+                  msg->version, PL_WIRE_VERSION);
         passerelle__message__free_unpacked (msg, NULL);
         return NULL;
     }

@@ -11,6 +11,13 @@
 #include "passerelle.pb-c.h"
 #include "pl_keys.h"
 
+/*  The version every Message carries, apart from the event header's
+ *  (PL_PROTOCOL_VERSION, signed into each event). 2: receipts signed per
+ *  burst (pl_receipt). A peer of another version is refused with
+ *  bad_version on every message, loudly, rather than half understood: a
+ *  version-1 receipt would otherwise look empty and queues never drain.  */
+#define PL_WIRE_VERSION 2
+
 /*  A frame holding msg, or NULL when out of memory.  */
 zframe_t *pl_wire_pack (Passerelle__Message *msg);
 

@@ -217,12 +217,14 @@ s_count (const char *text, const char *line)
 }
 
 //  A receipt counts only when signed by the recipient over the header it
-//  was delivered; a second one for the same event changes nothing. Here
-//  passerelle-forge plays pp-paris and sends, in one burst, a receipt whose
-//  signature was altered, one signed over another header hash, one whose
-//  two items both name the event rightly, and that one again: the broker
-//  must keep the delivery after the first two, log the third's first item
-//  once, and ignore the rest.
+//  was delivered; a second one for the same event changes nothing. Three
+//  events wait for pp-paris; passerelle-forge plays pp-paris and sends, in
+//  one burst, a receipt over all three whose signature was altered, one over
+//  the first signed over another header hash, one over all three and the
+//  first again, and that one again: the broker must keep every delivery
+//  after the first two, then log each of the three once, from the third
+//  receipt's items (every item counts, not only its first), and ignore the
+//  rest.
 START_TEST (a_receipt_counts_once_and_only_over_what_was_delivered)
 {
     pe_net_t *net = pe_net_new ();
@@ -231,26 +233,36 @@ START_TEST (a_receipt_counts_once_and_only_over_what_was_delivered)
     ck_assert_int_eq (pe_net_write_directory (net, NULL), 0);
     ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
     ck_assert_int_eq (pe_net_start_agent (net, "police-paris", true), 0);
-    pe_result_t r = s_publish_to (net, "police-paris", "--to", "pp-paris", SECRET);
-    ck_assert_msg (r.status == 0 && strstr (r.out, " accepted"), "publish: %s%s", r.out, r.err);
-    pe_result_free (&r);
+    for (int i = 0; i < 3; i++) {
+        pe_result_t r = s_publish_to (net, "police-paris", "--to", "pp-paris", SECRET);
+        ck_assert_msg (r.status == 0 && strstr (r.out, " accepted"), "publish: %s%s", r.out,
+                       r.err);
+        pe_result_free (&r);
+    }
 
-    r = pe_net_forge (net, "pp-paris", "receipts", "police-paris", NULL);
-    ck_assert_msg (strncmp (r.out, "receipted ", 10) == 0, "forge said: %s", r.out);
-    char hex [33];
-    snprintf (hex, sizeof hex, "%.32s", r.out + 10);
+    pe_result_t r = pe_net_forge (net, "pp-paris", "receipts", "police-paris", NULL);
+    char hex [3][33];
+    const char *line = r.out;
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg (strncmp (line, "receipted ", 10) == 0, "forge said: %s", r.out);
+        snprintf (hex [i], sizeof hex [i], "%.32s", line + 10);
+        line += 10 + 32 + 1;
+    }
+    ck_assert_msg (*line == 0, "forge said: %s", r.out);
     pe_result_free (&r);
-    char other [160], good [128];
     const char *bad = "receipt from pp-paris refused: bad signature: not the recipient's over "
-                      "its 1 item; deliveries kept";
-    snprintf (other, sizeof other, "receipt for event %s from pp-paris: signed over another "
-              "header than the one delivered, delivery kept", hex);
-    snprintf (good, sizeof good, "receipt event %s by pp-paris", hex);
-    ck_assert (pe_net_wait_log (net, "broker", good, 5000));
+                      "its 3 items; deliveries kept";
+    char other [200], good [3][128];
+    snprintf (other, sizeof other, "receipt from pp-paris: 1 item signed over another header "
+              "than the one delivered (event %s), delivery kept", hex [0]);
+    for (int i = 0; i < 3; i++)
+        snprintf (good [i], sizeof good [i], "receipt event %s by pp-paris", hex [i]);
+    ck_assert (pe_net_wait_log (net, "broker", good [2], 5000));
     char *log = pe_net_log (net, "broker");
     ck_assert_msg (s_count (log, bad) == 1, "%s", log);
     ck_assert_msg (s_count (log, other) == 1, "%s", log);
-    ck_assert_msg (s_count (log, good) == 1, "%s", log);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg (s_count (log, good [i]) == 1, "%s: %s", good [i], log);
     free (log);
     //  Nothing is owed any more: reconnecting gets no delivery
     r = pe_net_forge (net, "pp-paris", "receipts", "police-paris", NULL);

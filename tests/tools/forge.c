@@ -14,11 +14,13 @@
  *      malformed    a frame that is not a passerelle message
  *      oversized    a frame of --size bytes
  *      twoframes    a message of two frames
- *      receipts     as the recipient: for the first event delivered, four
- *                   receipts in one burst: one whose signature is altered,
- *                   one signed over another header hash, one whose two
- *                   items both name it rightly, and that one again. Prints
- *                   "receipted <event id hex>" or "no delivery" (--to unused)
+ *      receipts     as the recipient: for the events delivered within a second
+ *                   of the first (at most 16), four receipts in one burst: one
+ *                   over all of them whose signature is altered, one over
+ *                   the first signed over another header hash, one over all
+ *                   of them and the first again, and that one again. Prints
+ *                   "receipted <event id hex>" for each, or "no delivery"
+ *                   (--to unused)
  *
  *  Prints one line per broker answer: "STATUS: reason" (PublishAck or
  *  Error), or "no answer" after 3 s. Exit 0 when it got every answer.
@@ -196,42 +198,53 @@ s_send_receipt (zsock_t *dealer, pl_keys_t *keys, const pl_receipt_item_t *items
         zframe_send (&frame, dealer, 0);
 }
 
+#define FORGE_ITEMS 16
+
 static int
 s_receipts (zsock_t *dealer, pl_keys_t *keys)
 {
+    //  Every delivery that comes within a second of the first (at most 16)
+    pl_receipt_item_t items [FORGE_ITEMS + 1];
+    size_t count = 0;
     int64_t deadline = zclock_mono () + 3000;
-    int rc = -1;
     Passerelle__Message *msg;
-    while (rc == -1 && (msg = s_next_message (dealer, deadline))) {
+    while (count < FORGE_ITEMS && (msg = s_next_message (dealer, deadline))) {
         if (msg->body_case == PASSERELLE__MESSAGE__BODY_DELIVERY && msg->delivery->envelope) {
             Passerelle__Envelope *envelope = msg->delivery->envelope;
             Passerelle__EventHeader *header = passerelle__event_header__unpack (
                 NULL, envelope->header.len, envelope->header.data);
             if (header && header->event_id.len == PL_EVENT_ID_SIZE) {
-                pl_receipt_item_t good, other, twice [2];
-                memcpy (good.event_id, header->event_id.data, PL_EVENT_ID_SIZE);
-                crypto_hash_sha256 (good.header_hash, envelope->header.data,
+                memcpy (items [count].event_id, header->event_id.data, PL_EVENT_ID_SIZE);
+                crypto_hash_sha256 (items [count].header_hash, envelope->header.data,
                                     envelope->header.len);
-                other = good;
-                other.header_hash [0] ^= 0x01;
-                twice [0] = twice [1] = good;
-                s_send_receipt (dealer, keys, &good, 1, true);
-                s_send_receipt (dealer, keys, &other, 1, false);
-                s_send_receipt (dealer, keys, twice, 2, false);
-                s_send_receipt (dealer, keys, &good, 1, false);
-                char hex [PL_EVENT_ID_SIZE * 2 + 1];
-                printf ("receipted %s\n", pl_event_id_hex (header->event_id.data, hex));
-                rc = 0;
+                if (count++ == 0)
+                    deadline = zclock_mono () + 1000;
             }
             passerelle__event_header__free_unpacked (header, NULL);
         }
         passerelle__message__free_unpacked (msg, NULL);
     }
-    if (rc != 0)
+    if (count == 0) {
         printf ("no delivery\n");
+        fflush (stdout);
+        return -1;
+    }
+    //  All of them, signature altered; the first over another header; all
+    //  of them and the first again; then that once more
+    pl_receipt_item_t other = items [0];
+    other.header_hash [0] ^= 0x01;
+    items [count] = items [0];
+    s_send_receipt (dealer, keys, items, count, true);
+    s_send_receipt (dealer, keys, &other, 1, false);
+    s_send_receipt (dealer, keys, items, count + 1, false);
+    s_send_receipt (dealer, keys, items, count + 1, false);
+    for (size_t i = 0; i < count; i++) {
+        char hex [PL_EVENT_ID_SIZE * 2 + 1];
+        printf ("receipted %s\n", pl_event_id_hex (items [i].event_id, hex));
+    }
     fflush (stdout);
     zclock_sleep (500);         //  the linger would do, this makes it plain
-    return rc;
+    return 0;
 }
 
 int
