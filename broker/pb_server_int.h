@@ -16,7 +16,7 @@
 #define GROUP_MAX           512     //  messages handled in one batch at most
 #define GROUP_ROUNDS        16      //  batches in a row before timers get a turn
 #define MAPPED_BUDGET       (24u << 20) //  file-backed resident bytes before the map is trimmed
-#define TRIM_EVERY_MS       20      //  how often that is looked at (a statm read)
+#define TRIM_EVERY_MS       5       //  how often that is looked at (a statm read)
 
 typedef enum { DEFER_REPLY, DEFER_DELIVERY, DEFER_REPLAY, DEFER_PROOF } defer_kind_t;
 
