@@ -9,8 +9,8 @@
  *  cache), the count left out (then the entry is checked as a first-form
  *  receipt, one signature per event: a random signature fails, a genuine
  *  first-form one passes), no agency, an agency not in the directory (said,
- *  not passed over), an entry that is not a log entry. Nothing else kind
- *  is looked at.  */
+ *  not passed over), an entry that names a receipt but is not a log entry.
+ *  No other kind is looked at.  */
 #include <string.h>
 #include <sodium.h>
 #include "pl_test.h"
@@ -225,13 +225,14 @@ START_TEST (what_cannot_be_checked_is_said)
     free (text);
     e.fields.recipient = "";
     s_check (audit, 6, &e);
-    static const uint8_t junk [] = { 0xff, 0xff, 0xff, 0x07 };
+    static const uint8_t junk [] = { 0x0a, 0x07, 'r', 'e', 'c', 'e', 'i', 'p', 't', 0xff, 0xff };
     pb_audit_receipts_check (audit, 7, junk, sizeof junk);
     text = s_report (audit, &passed);
     ck_assert (!passed);
     ck_assert_msg (strstr (text, "FAILED: entry 6: the receipt by (no agency) for event"), "%s",
                    text);
-    ck_assert_msg (strstr (text, "FAILED: 1 entries do not decode as log entries\n"), "%s", text);
+    ck_assert_msg (strstr (text, "FAILED: 1 entries that name a receipt do not decode as "
+                                 "log entries\n"), "%s", text);
     free (text);
     pb_audit_receipts_destroy (&audit);
     //  No directory: nothing can be checked, and the report says so
