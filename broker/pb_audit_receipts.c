@@ -65,6 +65,8 @@ static bool
 s_listed (const char *list, const char *agency)
 {
     size_t length = strlen (agency);
+    if (length == 0)
+        return false;
     for (const char *at = list; (at = strstr (at, agency)); at += length)
         if ((at == list || at [-1] == ' ') && (at [length] == ',' || at [length] == 0))
             return true;
@@ -153,6 +155,9 @@ s_check_one (pb_audit_receipts_t *self, uint64_t index, const Passerelle__LogEnt
     else
     if (!agency)
         s_note_unknown (self, e->agency);
+    else
+    if (e->receipt_count == 0 && (e->receipt_index || e->receipt_proof.len))
+        s_note_failure (self, index, e);    //  no count, yet a place in one
     else
     if (e->receipt_count == 0) {
         //  Signed one per event, before receipts were signed per burst

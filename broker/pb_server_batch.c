@@ -165,6 +165,19 @@ typedef struct {
     int rc;
 } refill_t;
 
+//  The queue keeps each Delivery as the packed Message it was first sent
+//  as, version stamp included. One queued by a broker of the first wire
+//  version (its Delivery is read the same by this one) goes out with this
+//  version's stamp, or agents of this version would refuse it for ever. A
+//  packed Message starts with field 1, the version: 0x08, then the number.
+static void
+s_restamp (zframe_t *frame)
+{
+    uint8_t *data = zframe_data (frame);
+    if (zframe_size (frame) >= 2 && data [0] == 0x08 && data [1] == 1)
+        data [1] = PL_WIRE_VERSION;
+}
+
 static int
 s_refill_item (const pb_queue_item_t *item, void *arg)
 {
@@ -172,6 +185,8 @@ s_refill_item (const pb_queue_item_t *item, void *arg)
     if (item->event_id_size != PL_EVENT_ID_SIZE)
         return 0;
     zframe_t *body = zframe_new (item->delivery, item->delivery_size);
+    if (body)
+        s_restamp (body);
     refill->rc = s_send_owed (refill->server, refill->client, item->event_id, body);
     zframe_destroy (&body);
     return refill->rc != 0;

@@ -420,7 +420,7 @@ int
 bb_hello (zsock_t *dealer, const char *id, int timeout_ms)
 {
     Passerelle__Hello hello = PASSERELLE__HELLO__INIT;
-    hello.version = PL_PROTOCOL_VERSION;
+    hello.version = PL_WIRE_VERSION;
     hello.agency = (char *) id;
     Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
     msg.body_case = PASSERELLE__MESSAGE__BODY_HELLO;

@@ -13,11 +13,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <czmq.h>
+#include <lmdb.h>
 #include <unistd.h>
 #include "pl_test.h"
 #include "e2e/pe_net.h"
 #include "pb_store.h"
 #include "pl_merkle.h"
+#include "pl_wire.h"
 #include "passerelle.pb-c.h"
 
 #define EVENTS 30                   //  in a stream
@@ -333,6 +335,73 @@ START_TEST (a_full_store_refuses_publishes_cleanly_and_keeps_delivering)
 }
 END_TEST
 
+//  Stamp every Delivery queued in a stopped broker's store with wire
+//  version `version`, as a broker of that version would have packed it
+//  (queue value: flags, header hash, three times, id size, id, then the
+//  packed Message, which starts 0x08 <version>). Returns how many.
+static int
+s_stamp_queue (const char *store, uint8_t version)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cursor;
+    ck_assert_int_eq (mdb_env_create (&env), 0);
+    mdb_env_set_maxdbs (env, 32);
+    ck_assert_int_eq (mdb_env_open (env, store, 0, 0600), 0);
+    ck_assert_int_eq (mdb_txn_begin (env, NULL, 0, &txn), 0);
+    ck_assert_int_eq (mdb_dbi_open (txn, "queue", 0, &dbi), 0);
+    ck_assert_int_eq (mdb_cursor_open (txn, dbi, &cursor), 0);
+    const size_t head = 1 + 32 + 8 + 8 + 8 + 1;
+    int stamped = 0;
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get (cursor, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &k, &v, MDB_NEXT)) {
+        const uint8_t *p = v.mv_data;
+        ck_assert_uint_gt (v.mv_size, head + p [head - 1] + 2);
+        size_t at = head + p [head - 1];
+        ck_assert_msg (p [at] == 0x08 && p [at + 1] == PL_WIRE_VERSION, "queued frame %02x %02x",
+                       p [at], p [at + 1]);
+        uint8_t *copy = malloc (v.mv_size);
+        memcpy (copy, p, v.mv_size);
+        copy [at + 1] = version;
+        MDB_val changed = { v.mv_size, copy };
+        ck_assert_int_eq (mdb_cursor_put (cursor, &k, &changed, MDB_CURRENT), 0);
+        free (copy);
+        stamped++;
+    }
+    mdb_cursor_close (cursor);
+    ck_assert_int_eq (mdb_txn_commit (txn), 0);
+    mdb_env_close (env);
+    return stamped;
+}
+
+//  Deliveries a broker of the first wire version queued reach an agent of
+//  this version after the upgrade (the broker re-stamps them when it sends
+//  them): no event is stranded in a queue by the version change.
+START_TEST (deliveries_queued_before_the_wire_version_changed_still_arrive)
+{
+    pe_net_t *net = s_pair ("    store-flush = 0\n");
+    ck_assert_int_eq (pe_net_stop_agent (net, "pp-paris"), 0);
+    bool taken [EVENTS] = { false };
+    for (int n = 0; n < 3; n++) {
+        ck_assert_int_eq (s_publish (net, n, "queued-as-v1"), 0);
+        taken [n] = true;
+    }
+    ck_assert_int_eq (pe_net_stop_broker (net), 0);
+    char store [1200];
+    snprintf (store, sizeof store, "%s", pe_net_path (net, "broker-state/store"));
+    ck_assert_int_eq (s_stamp_queue (store, 1), 3);
+    ck_assert_int_eq (pe_net_start_broker (net, "    store-flush = 0\n"), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
+    s_assert_delivered_once (net, taken, EVENTS, 15000);
+    char *log = pe_net_log (net, "pp-paris");
+    ck_assert_msg (!strstr (log, "unreadable message"), "%s", log);
+    free (log);
+    pe_net_destroy (&net);
+}
+END_TEST
+
 START_TEST (an_agent_notices_a_broker_that_rewrites_its_log)
 {
     pe_net_t *net = s_pair ("    checkpoint-interval = 200ms\n");
@@ -404,6 +473,7 @@ test_suite (void)
     tcase_add_test (tc, acknowledged_events_in_the_journal_alone_survive_a_kill);
     tcase_add_test (tc, a_full_store_refuses_publishes_cleanly_and_keeps_delivering);
     tcase_add_test (tc, an_agent_notices_a_broker_that_rewrites_its_log);
+    tcase_add_test (tc, deliveries_queued_before_the_wire_version_changed_still_arrive);
     tcase_add_test (tc, an_agency_gets_a_verified_proof_that_its_event_is_in_the_log);
     suite_add_tcase (suite, tc);
     return suite;

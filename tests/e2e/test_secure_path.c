@@ -240,7 +240,8 @@ START_TEST (a_receipt_counts_once_and_only_over_what_was_delivered)
         pe_result_free (&r);
     }
 
-    pe_result_t r = pe_net_forge (net, "pp-paris", "receipts", "police-paris", NULL);
+    pe_result_t r = pe_net_forge (net, "pp-paris", "receipts", "police-paris", "--count", "3",
+                                  NULL);
     char hex [3][33];
     const char *line = r.out;
     for (int i = 0; i < 3; i++) {

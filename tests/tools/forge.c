@@ -6,6 +6,7 @@
  *
  *      passerelle-forge MODE --key A.key --broker-key broker.pub
  *                            --endpoint tcp://... --to AGENCY [--as ID] [--size N]
+ *                            [--count N]
  *  modes:
  *      honest       a valid publish (the control case)
  *      impersonate  header says it comes from --as, signed with a key made up for it
@@ -14,8 +15,8 @@
  *      malformed    a frame that is not a passerelle message
  *      oversized    a frame of --size bytes
  *      twoframes    a message of two frames
- *      receipts     as the recipient: for the events delivered within a second
- *                   of the first (at most 16), four receipts in one burst: one
+ *      receipts     as the recipient: for the first --count events delivered
+ *                   (default 1, at most 16), four receipts in one burst: one
  *                   over all of them whose signature is altered, one over
  *                   the first signed over another header hash, one over all
  *                   of them and the first again, and that one again. Prints
@@ -37,6 +38,7 @@
 typedef struct {
     const char *mode, *key_path, *broker_key_path, *endpoint, *to, *as;
     size_t size;
+    size_t count;                   //  receipts: deliveries to wait for
 } options_t;
 
 static zsock_t *
@@ -114,7 +116,7 @@ static void
 s_hello (zsock_t *dealer, const char *id)
 {
     Passerelle__Hello hello = PASSERELLE__HELLO__INIT;
-    hello.version = PL_PROTOCOL_VERSION;
+    hello.version = PL_WIRE_VERSION;
     hello.agency = (char *) id;
     Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
     msg.body_case = PASSERELLE__MESSAGE__BODY_HELLO;
@@ -201,14 +203,16 @@ s_send_receipt (zsock_t *dealer, pl_keys_t *keys, const pl_receipt_item_t *items
 #define FORGE_ITEMS 16
 
 static int
-s_receipts (zsock_t *dealer, pl_keys_t *keys)
+s_receipts (zsock_t *dealer, pl_keys_t *keys, size_t wanted)
 {
-    //  Every delivery that comes within a second of the first (at most 16)
+    //  The first `wanted` deliveries (at most 16), waiting up to 5 s
     pl_receipt_item_t items [FORGE_ITEMS + 1];
     size_t count = 0;
-    int64_t deadline = zclock_mono () + 3000;
+    if (wanted < 1 || wanted > FORGE_ITEMS)
+        wanted = wanted < 1? 1: FORGE_ITEMS;
+    int64_t deadline = zclock_mono () + 5000;
     Passerelle__Message *msg;
-    while (count < FORGE_ITEMS && (msg = s_next_message (dealer, deadline))) {
+    while (count < wanted && (msg = s_next_message (dealer, deadline))) {
         if (msg->body_case == PASSERELLE__MESSAGE__BODY_DELIVERY && msg->delivery->envelope) {
             Passerelle__Envelope *envelope = msg->delivery->envelope;
             Passerelle__EventHeader *header = passerelle__event_header__unpack (
@@ -217,8 +221,7 @@ s_receipts (zsock_t *dealer, pl_keys_t *keys)
                 memcpy (items [count].event_id, header->event_id.data, PL_EVENT_ID_SIZE);
                 crypto_hash_sha256 (items [count].header_hash, envelope->header.data,
                                     envelope->header.len);
-                if (count++ == 0)
-                    deadline = zclock_mono () + 1000;
+                count++;
             }
             passerelle__event_header__free_unpacked (header, NULL);
         }
@@ -254,9 +257,9 @@ main (int argc, char **argv)
         { "key", required_argument, NULL, 'k' }, { "broker-key", required_argument, NULL, 'b' },
         { "endpoint", required_argument, NULL, 'e' }, { "to", required_argument, NULL, 't' },
         { "as", required_argument, NULL, 'a' }, { "size", required_argument, NULL, 's' },
-        { NULL, 0, NULL, 0 }
+        { "count", required_argument, NULL, 'c' }, { NULL, 0, NULL, 0 }
     };
-    options_t opt = { .size = 2 * 1024 * 1024 };
+    options_t opt = { .size = 2 * 1024 * 1024, .count = 1 };
     int c;
     while ((c = getopt_long (argc, argv, "", long_options, NULL)) != -1)
         switch (c) {
@@ -266,12 +269,13 @@ main (int argc, char **argv)
             case 't': opt.to = optarg; break;
             case 'a': opt.as = optarg; break;
             case 's': opt.size = (size_t) atoll (optarg); break;
+            case 'c': opt.count = (size_t) atoll (optarg); break;
             default: return 1;
         }
     opt.mode = optind < argc? argv [optind]: NULL;
     if (!opt.mode || !opt.key_path || !opt.broker_key_path || !opt.endpoint || !opt.to) {
         fprintf (stderr, "usage: passerelle-forge MODE --key A.key --broker-key broker.pub "
-                 "--endpoint tcp://... --to AGENCY [--as ID] [--size N]\n");
+                 "--endpoint tcp://... --to AGENCY [--as ID] [--size N] [--count N]\n");
         return 1;
     }
     zsys_handler_set (NULL);
@@ -320,7 +324,7 @@ main (int argc, char **argv)
     }
     else
     if (streq (opt.mode, "receipts"))
-        rc = s_receipts (dealer, keys);
+        rc = s_receipts (dealer, keys, opt.count);
     else {
         fprintf (stderr, "forge: unknown mode %s\n", opt.mode);
         rc = 1;

@@ -6,9 +6,10 @@
  *  wanted to pass off a receipt the agency never signed might: another
  *  event id, header hash, index, count, time or proof (one signature shared
  *  by several items must not let a changed item through the auditor's
- *  cache), the count left out (then the entry is checked as a first-form
- *  receipt, one signature per event: a random signature fails, a genuine
- *  first-form one passes), no agency, an agency not in the directory (said,
+ *  cache), the signature, the agency (another one in the directory), the
+ *  count left out (then the entry is checked as a first-form receipt, one
+ *  signature per event: a random signature fails, a genuine first-form one
+ *  passes, one with an index or a proof fails), no agency, an agency not in the directory (said,
  *  not passed over), an entry that names a receipt but is not a log entry.
  *  No other kind is looked at.  */
 #include <string.h>
@@ -22,7 +23,7 @@
 
 #define N_ITEMS 5
 
-static pl_keys_t *s_keys;
+static pl_keys_t *s_keys, *s_other;
 static pl_directory_t *s_directory;
 static pl_receipt_item_t s_items [N_ITEMS];
 static Passerelle__Message *s_msg;          //  the signed Receipt
@@ -34,17 +35,25 @@ s_setup (void)
     ck_assert_int_ge (sodium_init (), 0);
     s_keys = pl_keys_generate ("pp-lyon");
     ck_assert_ptr_nonnull (s_keys);
-    Passerelle__Agency agency = PASSERELLE__AGENCY__INIT, *list [1] = { &agency };
-    agency.id = "pp-lyon";
-    agency.name = "programme";
+    //  pp-lyon, and pp-other with a key of its own
+    s_other = pl_keys_generate ("pp-other");
+    ck_assert_ptr_nonnull (s_other);
+    Passerelle__Agency agencies [2], *list [2] = { &agencies [0], &agencies [1] };
     char *roles [1] = { "perpetrator_programme" };
-    agency.roles = roles;
-    agency.n_roles = 1;
-    agency.network = "lyon";
-    agency.public_key = (ProtobufCBinaryData) { PL_PUBLIC_KEY_SIZE,
-                                                (uint8_t *) pl_keys_public (s_keys) };
+    pl_keys_t *keys [2] = { s_keys, s_other };
+    const char *ids [2] = { "pp-lyon", "pp-other" };
+    for (int i = 0; i < 2; i++) {
+        passerelle__agency__init (&agencies [i]);
+        agencies [i].id = (char *) ids [i];
+        agencies [i].name = "programme";
+        agencies [i].roles = roles;
+        agencies [i].n_roles = 1;
+        agencies [i].network = "lyon";
+        agencies [i].public_key = (ProtobufCBinaryData) { PL_PUBLIC_KEY_SIZE,
+                                                          (uint8_t *) pl_keys_public (keys [i]) };
+    }
     char err [256];
-    s_directory = pl_directory_from_wire (list, 1, err, sizeof err);
+    s_directory = pl_directory_from_wire (list, 2, err, sizeof err);
     ck_assert_msg (s_directory, "%s", err);
     randombytes_buf (s_items, sizeof s_items);
     zframe_t *frame = pl_receipt_pack (s_keys, "pp-lyon", s_items, N_ITEMS);
@@ -64,6 +73,7 @@ s_teardown (void)
     passerelle__message__free_unpacked (s_msg, NULL);
     pl_directory_destroy (&s_directory);
     pl_keys_destroy (&s_keys);
+    pl_keys_destroy (&s_other);
 }
 
 //  The entry the broker logs for item index, as fields to alter
@@ -136,7 +146,7 @@ END_TEST
 //  Each alteration, after the genuine item 0 put its signature in the cache
 START_TEST (an_altered_entry_fails_even_beside_its_genuine_siblings)
 {
-    for (int change = 0; change < 8; change++) {
+    for (int change = 0; change < 10; change++) {
         pb_audit_receipts_t *audit = pb_audit_receipts_new (s_directory);
         s_entry_t e;
         s_entry (&e, 0);
@@ -151,12 +161,14 @@ START_TEST (an_altered_entry_fails_even_beside_its_genuine_siblings)
             case 5: e.proof [0] ^= 1; break;
             case 6: e.fields.proof_len--; break;
             case 7: e.fields.count = 300; break;
+            case 8: e.signature [0] ^= 1; break;
+            case 9: e.fields.recipient = "pp-other"; break;
         }
         s_check (audit, 2, &e);
         bool passed;
         char *text = s_report (audit, &passed);
         ck_assert_msg (!passed, "change %d passed: %s", change, text);
-        ck_assert_msg (strstr (text, "FAILED: entry 2: the receipt by pp-lyon for event "),
+        ck_assert_msg (strstr (text, "FAILED: entry 2: the receipt by pp-"),
                        "change %d: %s", change, text);
         ck_assert_msg (!strstr (text, "entry 1:"), "change %d: %s", change, text);
         free (text);
@@ -193,12 +205,21 @@ START_TEST (a_count_left_out_is_checked_as_a_first_form_receipt)
     pl_put_be64 (bytes + used, v1.fields.received_at_ms);
     pl_keys_sign (s_keys, bytes, used + 8, v1.signature);
     s_check (audit, 8, &v1);
+    //  No count, yet an index or a proof: not a first-form receipt either
+    s_entry_t half = v1;
+    half.fields.index = 1;
+    s_check (audit, 9, &half);
+    half = v1;
+    half.fields.proof_len = 1;
+    s_check (audit, 10, &half);
     bool passed;
     char *text = s_report (audit, &passed);
     ck_assert (!passed);
     ck_assert_msg (strstr (text, "FAILED: entry 7: "), "%s", text);
     ck_assert_msg (!strstr (text, "entry 8:"), "%s", text);
-    ck_assert_msg (strstr (text, "receipts: 2, 1 proven signed by their recipient (2 signatures"),
+    ck_assert_msg (strstr (text, "FAILED: entry 9: "), "%s", text);
+    ck_assert_msg (strstr (text, "FAILED: entry 10: "), "%s", text);
+    ck_assert_msg (strstr (text, "receipts: 4, 1 proven signed by their recipient (2 signatures"),
                    "%s", text);
     free (text);
     pb_audit_receipts_destroy (&audit);
