@@ -76,7 +76,7 @@ pb_store_trim_map (pb_store_t *self, size_t budget, bool *released)
     size_t mapped = (info.me_mapsize + page - 1) / page * page;
     if (!self->map_start || self->map_length != mapped) {
         if (self->map_not_found == mapped)
-            return bytes;               //  looked already: not every 20 ms
+            return bytes;               //  looked already: not at every check
         if (s_find_map (self, mapped) != 0) {
             self->map_not_found = mapped;
             return bytes;
