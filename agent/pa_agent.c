@@ -127,31 +127,12 @@ s_answer_inbox_waiters (pa_agent_t *self, bool timed_out_only)
     }
 }
 
-//  Sign and send one Receipt for every delivery kept since the last one.
-//  If it is lost the broker keeps those items and sends them again; the
-//  inbox then knows them and we receipt them again.
-static void
-s_flush_receipts (pa_agent_t *self)
-{
-    if (self->receipts_pending == 0)
-        return;
-    zframe_t *frame = pl_receipt_pack (self->keys, pl_keys_id (self->keys), self->receipts,
-                                       self->receipts_pending);
-    if (frame)
-        zframe_send (&frame, self->dealer, 0);
-    self->receipts_pending = 0;
-}
-
-//  Receipt id with hash (what we received) in the next signed Receipt: only
-//  ever called once it is durably in the inbox.
+//  Receipt id with hash (what we received) in the Receipt this burst ends
+//  with: only ever called once it is durably in the inbox.
 static void
 s_send_receipt (pa_agent_t *self, const uint8_t *id, const uint8_t *hash)
 {
-    if (self->receipts_pending == PL_RECEIPT_ITEMS_MAX)
-        s_flush_receipts (self);
-    pl_receipt_item_t *item = &self->receipts [self->receipts_pending++];
-    memcpy (item->event_id, id, PL_EVENT_ID_SIZE);
-    memcpy (item->header_hash, hash, PL_HASH_SIZE);
+    pl_receipt_batch_add (&self->receipts, self->keys, self->dealer, id, hash);
 }
 
 //  A notice from the broker: check the broker signed it, keep it once,
@@ -358,7 +339,9 @@ s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
         s_handle_message (self, frame);
         zframe_destroy (&frame);
     }
-    s_flush_receipts (self);
+    //  If it is lost the broker keeps those items and sends them again; the
+    //  inbox then knows them and we receipt them again
+    pl_receipt_batch_send (&self->receipts, self->keys, self->dealer);
     return 0;
 }
 

@@ -48,8 +48,7 @@ typedef struct {
     char log_alarm [400];           //  non-empty: the broker's log failed verification
     //  Deliveries kept but not yet receipted: one signed Receipt for each
     //  burst read off the broker link, not one signature per event
-    pl_receipt_item_t receipts [PL_RECEIPT_ITEMS_MAX];
-    size_t receipts_pending;
+    pl_receipt_batch_t receipts;
     struct {
         uint64_t published, accepted, refused, delivered, duplicates, undecryptable,
                  connects, retries, checkpoints;

@@ -4,8 +4,9 @@
  *  The server reads whatever waits (pb_intake_read: one frame per message,
  *  a peer in the directory, a message that unpacks), then lets the verifier
  *  pool run pb_intake_check on each: the publisher's signature and payload
- *  hash, or the receipt's shape and its one signature over all its items. The batch (pb_pipeline) then acts on what was
- *  found, in the order the messages arrived, without verifying again.  */
+ *  hash, or the receipt's shape and its one signature over all its items.
+ *  The batch (pb_pipeline) then acts on what was found, in the order the
+ *  messages arrived, without verifying again.  */
 #ifndef PB_INTAKE_H_INCLUDED
 #define PB_INTAKE_H_INCLUDED
 

@@ -12,6 +12,9 @@
 #include "pl_wire.h"
 #include "pl_bytes.h"
 
+//  "passerelle-receipt-v2" || root || count || received_at_ms || recipient
+#define S_SIGNED_MAX (21 + PL_HASH_SIZE + 4 + 8 + PL_ID_MAX)
+
 struct _pl_receipt_t {
     size_t count;
     pl_merkle_t *tree;                  //  for proofs, built on first use
@@ -28,8 +31,9 @@ s_leaf (const uint8_t *event_id, const uint8_t *header_hash, uint8_t *leaf)
     pl_merkle_leaf_hash (data, sizeof data, leaf);
 }
 
-void
-pl_receipt_root (const pl_receipt_item_t *items, size_t count, uint8_t *root)
+//  The Merkle root over count items (1..PL_RECEIPT_ITEMS_MAX)
+static void
+s_root (const pl_receipt_item_t *items, size_t count, uint8_t *root)
 {
     uint8_t leaves [PL_RECEIPT_ITEMS_MAX][PL_HASH_SIZE];
     if (count > PL_RECEIPT_ITEMS_MAX)
@@ -39,9 +43,10 @@ pl_receipt_root (const pl_receipt_item_t *items, size_t count, uint8_t *root)
     pl_merkle_root_from_leaves (&leaves [0][0], count, root);
 }
 
-size_t
-pl_receipt_signed_bytes (const uint8_t *root, uint32_t count, uint64_t received_at_ms,
-                         const char *recipient, uint8_t *out)
+//  The bytes a recipient signs, into out (S_SIGNED_MAX); their length
+static size_t
+s_signed_bytes (const uint8_t *root, uint32_t count, uint64_t received_at_ms,
+                const char *recipient, uint8_t *out)
 {
     static const char tag [] = "passerelle-receipt-v2";
     size_t used = 0, id_len = strnlen (recipient, PL_ID_MAX);
@@ -79,9 +84,9 @@ pl_receipt_pack (pl_keys_t *signer, const char *recipient,
     receipt.received_at_ms = pl_now_ms ();
     receipt.n_items = count;
     receipt.items = pointers;
-    uint8_t root [PL_HASH_SIZE], bytes [PL_RECEIPT_SIGNED_MAX], signature [PL_SIGNATURE_SIZE];
-    pl_receipt_root (items, count, root);
-    size_t size = pl_receipt_signed_bytes (root, (uint32_t) count, receipt.received_at_ms,
+    uint8_t root [PL_HASH_SIZE], bytes [S_SIGNED_MAX], signature [PL_SIGNATURE_SIZE];
+    s_root (items, count, root);
+    size_t size = s_signed_bytes (root, (uint32_t) count, receipt.received_at_ms,
                                            recipient, bytes);
     pl_keys_sign (signer, bytes, size, signature);
     receipt.signature = (ProtobufCBinaryData) { sizeof signature, signature };
@@ -89,6 +94,31 @@ pl_receipt_pack (pl_keys_t *signer, const char *recipient,
     msg.body_case = PASSERELLE__MESSAGE__BODY_RECEIPT;
     msg.receipt = &receipt;
     return pl_wire_pack (&msg);
+}
+
+int
+pl_receipt_batch_add (pl_receipt_batch_t *self, pl_keys_t *signer, void *socket,
+                      const uint8_t *event_id, const uint8_t *header_hash)
+{
+    int rc = self->count == PL_RECEIPT_ITEMS_MAX? pl_receipt_batch_send (self, signer, socket): 0;
+    pl_receipt_item_t *item = &self->items [self->count++];
+    memcpy (item->event_id, event_id, PL_EVENT_ID_SIZE);
+    memcpy (item->header_hash, header_hash, PL_HASH_SIZE);
+    return rc;
+}
+
+int
+pl_receipt_batch_send (pl_receipt_batch_t *self, pl_keys_t *signer, void *socket)
+{
+    if (self->count == 0)
+        return 0;
+    zframe_t *frame = pl_receipt_pack (signer, pl_keys_id (signer), self->items, self->count);
+    self->count = 0;
+    if (!frame || zframe_send (&frame, socket, 0) != 0) {
+        zframe_destroy (&frame);
+        return -1;
+    }
+    return 1;
 }
 
 //  The shape, before any hashing: what a malformed receipt is refused for
@@ -214,8 +244,8 @@ pl_receipt_verify_root (const uint8_t *public_key, const char *recipient,
                         uint64_t received_at_ms, const uint8_t *root, uint32_t count,
                         const uint8_t *signature)
 {
-    uint8_t bytes [PL_RECEIPT_SIGNED_MAX];
-    size_t size = pl_receipt_signed_bytes (root, count, received_at_ms, recipient, bytes);
+    uint8_t bytes [S_SIGNED_MAX];
+    size_t size = s_signed_bytes (root, count, received_at_ms, recipient, bytes);
     return pl_signature_verify (public_key, bytes, size, signature);
 }
 

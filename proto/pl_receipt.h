@@ -24,21 +24,11 @@
 
 #define PL_RECEIPT_ITEMS_MAX  256
 #define PL_RECEIPT_PROOF_MAX  8         //  hashes: log2 (PL_RECEIPT_ITEMS_MAX)
-//  "passerelle-receipt-v2" || root || count || received_at_ms || recipient
-#define PL_RECEIPT_SIGNED_MAX (21 + PL_HASH_SIZE + 4 + 8 + PL_ID_MAX)
 
 typedef struct {
     uint8_t event_id [PL_EVENT_ID_SIZE];    //  or a notice's id
     uint8_t header_hash [PL_HASH_SIZE];     //  SHA-256 of the header (or notice) delivered
 } pl_receipt_item_t;
-
-/*  The Merkle root over count items (1..PL_RECEIPT_ITEMS_MAX).  */
-void pl_receipt_root (const pl_receipt_item_t *items, size_t count, uint8_t *root);
-
-/*  The bytes a recipient signs: out holds PL_RECEIPT_SIGNED_MAX. Returns
- *  their length.  */
-size_t pl_receipt_signed_bytes (const uint8_t *root, uint32_t count, uint64_t received_at_ms,
-                                const char *recipient, uint8_t *out);
 
 /*  A Message { Receipt } for items (1..PL_RECEIPT_ITEMS_MAX), received now,
  *  naming recipient and signed by signer. recipient is the signer's own id
@@ -46,6 +36,24 @@ size_t pl_receipt_signed_bytes (const uint8_t *root, uint32_t count, uint64_t re
  *  memory ran out.  */
 zframe_t *pl_receipt_pack (pl_keys_t *signer, const char *recipient,
                            const pl_receipt_item_t *items, size_t count);
+
+/*  Deliveries kept and not yet receipted, gathered into one signed Receipt
+ *  per burst: what an agent holds between reading a burst and answering
+ *  it. Zero it to start.  */
+typedef struct {
+    pl_receipt_item_t items [PL_RECEIPT_ITEMS_MAX];
+    size_t count;
+} pl_receipt_batch_t;
+
+/*  Add (event_id, header_hash); a full batch is first signed and sent on
+ *  socket. Returns what that send returned, or 0.  */
+int pl_receipt_batch_add (pl_receipt_batch_t *self, pl_keys_t *signer, void *socket,
+                          const uint8_t *event_id, const uint8_t *header_hash);
+
+/*  Sign what self holds as signer's own and send it on socket; self is
+ *  then empty (a Receipt lost is answered by the broker sending its items
+ *  again). 1 sent, 0 nothing to send, -1 it could not be packed or sent.  */
+int pl_receipt_batch_send (pl_receipt_batch_t *self, pl_keys_t *signer, void *socket);
 
 typedef struct _pl_receipt_t pl_receipt_t;
 

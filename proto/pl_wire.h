@@ -9,7 +9,6 @@
 
 #include <czmq.h>
 #include "passerelle.pb-c.h"
-#include "pl_keys.h"
 
 /*  The version every Message carries, apart from the event header's
  *  (PL_PROTOCOL_VERSION, signed into each event). 2: receipts signed per

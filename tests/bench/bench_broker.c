@@ -198,32 +198,21 @@ typedef struct {
     atomic_size_t receipts;         //  items receipted
     atomic_size_t signatures;       //  Receipts signed
     atomic_int failed;
-    //  What the next Receipt will hold: as an agent, one per burst read
-    pl_receipt_item_t pending [PL_RECEIPT_ITEMS_MAX];
-    size_t pending_count;
+    pl_receipt_batch_t pending;     //  as an agent: one Receipt per burst read
 } recipient_t;
 
 static void
 s_flush_receipts (recipient_t *self, zsock_t *dealer)
 {
-    if (self->pending_count == 0)
-        return;
-    pl_keys_t *keys = self->env->recipient;
-    zframe_t *frame = pl_receipt_pack (keys, pl_keys_id (keys), self->pending, self->pending_count);
-    if (frame)
-        zframe_send (&frame, dealer, 0);
-    atomic_fetch_add (&self->signatures, 1);
-    self->pending_count = 0;
+    if (pl_receipt_batch_send (&self->pending, self->env->recipient, dealer) == 1)
+        atomic_fetch_add (&self->signatures, 1);
 }
 
 static void
 s_send_receipt (recipient_t *self, zsock_t *dealer, const uint8_t *event_id, const uint8_t *hash)
 {
-    if (self->pending_count == PL_RECEIPT_ITEMS_MAX)
-        s_flush_receipts (self, dealer);
-    memcpy (self->pending [self->pending_count].event_id, event_id, PL_EVENT_ID_SIZE);
-    memcpy (self->pending [self->pending_count].header_hash, hash, PL_HASH_SIZE);
-    self->pending_count++;
+    if (pl_receipt_batch_add (&self->pending, self->env->recipient, dealer, event_id, hash) == 1)
+        atomic_fetch_add (&self->signatures, 1);
 }
 
 static void

@@ -9,7 +9,8 @@
  *  signature of the wrong size, one altered, items reordered or dropped
  *  after signing, each with its own error and a reason that says so; pack
  *  refuses 0 and 257 items; pl_merkle_root_from_proof refuses a proof of
- *  the wrong length.  */
+ *  the wrong length; a batch (what an agent gathers per burst) sends one
+ *  Receipt for what it holds, the full 256 first when a 257th comes.  */
 #include <string.h>
 #include <sodium.h>
 #include "pl_test.h"
@@ -240,6 +241,47 @@ START_TEST (a_root_from_a_proof_of_the_wrong_length_is_refused)
 }
 END_TEST
 
+//  A batch sends nothing empty, one Receipt for what it holds, and first
+//  the full 256 when a 257th item comes; each arrives signed and whole.
+START_TEST (a_batch_sends_one_receipt_per_burst_and_never_more_than_256)
+{
+    zsock_t *in = zsock_new_pull ("inproc://receipt-batch");
+    zsock_t *out = zsock_new_push (">inproc://receipt-batch");
+    ck_assert_ptr_nonnull (in);
+    ck_assert_ptr_nonnull (out);
+    static pl_receipt_batch_t batch;
+    static pl_receipt_item_t items [PL_RECEIPT_ITEMS_MAX + 1];
+    randombytes_buf (items, sizeof items);
+    ck_assert_int_eq (pl_receipt_batch_send (&batch, s_keys, out), 0);
+    int sent = 0;
+    for (size_t i = 0; i <= PL_RECEIPT_ITEMS_MAX; i++)
+        sent += pl_receipt_batch_add (&batch, s_keys, out, items [i].event_id,
+                                      items [i].header_hash);
+    ck_assert_int_eq (sent, 1);                     //  the full one, at the 257th
+    ck_assert_uint_eq (batch.count, 1);
+    ck_assert_int_eq (pl_receipt_batch_send (&batch, s_keys, out), 1);
+    ck_assert_uint_eq (batch.count, 0);
+    size_t expected [2] = { PL_RECEIPT_ITEMS_MAX, 1 }, first [2] = { 0, PL_RECEIPT_ITEMS_MAX };
+    for (int r = 0; r < 2; r++) {
+        zframe_t *frame = zframe_recv (in);
+        Passerelle__Message *msg = s_unpack (frame);
+        zframe_destroy (&frame);
+        pl_err_t err;
+        char why [256];
+        pl_receipt_t *receipt = s_check (msg, "pp-lyon", s_keys, &err, why, sizeof why);
+        ck_assert_msg (receipt, "%s", why);
+        ck_assert_uint_eq (pl_receipt_count (receipt), expected [r]);
+        for (size_t i = 0; i < expected [r]; i++)
+            ck_assert_mem_eq (pl_receipt_item (receipt, i), &items [first [r] + i],
+                              sizeof items [0]);
+        pl_receipt_destroy (&receipt);
+        passerelle__message__free_unpacked (msg, NULL);
+    }
+    zsock_destroy (&out);
+    zsock_destroy (&in);
+}
+END_TEST
+
 Suite *
 test_suite (void)
 {
@@ -251,6 +293,7 @@ test_suite (void)
     tcase_add_test (tc, check_refuses_what_the_recipient_did_not_sign);
     tcase_add_test (tc, at_most_256_items);
     tcase_add_test (tc, a_root_from_a_proof_of_the_wrong_length_is_refused);
+    tcase_add_test (tc, a_batch_sends_one_receipt_per_burst_and_never_more_than_256);
     suite_add_tcase (s, tc);
     return s;
 }
