@@ -19,11 +19,6 @@
 #include "pl_directory.h"
 #include "pl_keys.h"
 
-//  Deliveries sent to one connection and not yet receipted, at most: the
-//  credit an agent gets. More wait in the durable queue, so a backlog never
-//  floods the connection or the broker's memory.
-#define PB_DELIVERY_WINDOW  256
-
 typedef struct {
     char agency [PL_ID_MAX + 1];
     zframe_t *routing_id;

@@ -18,6 +18,7 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
     config->gap_grace_ms = 60000;
     config->verify_threads = -1;
     config->store_flush_ms = 50;
+    config->delivery_window = PB_DELIVERY_WINDOW_DEFAULT;
 
     pl_zpl_t *zpl = pl_zpl_load (path, err, err_size);
     if (!zpl)
@@ -27,7 +28,8 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
     static const char *top [] = { "broker", NULL };
     static const char *allowed [] = { "key", "endpoint", "directory", "state", "policy",
                                       "max-message", "map-size", "checkpoint-interval", "gap-grace", "origin",
-                                      "verify-threads", "store-flush", "verbose", NULL };
+                                      "verify-threads", "store-flush", "delivery-window", "verbose",
+                                      NULL };
     zconfig_t *broker = zconfig_locate (root, "broker");
     if (pl_zpl_check_names (zpl, root, top, err, err_size) != 0)
         goto done;
@@ -120,6 +122,16 @@ pb_config_load (const char *path, pb_config_t *config, char *err, size_t err_siz
         pl_zpl_error (zpl, node, err, err_size, "store-flush: expected a duration from 0 to 10s, "
                       "such as 50ms (0: every batch commits the store itself)");
         goto done;
+    }
+    if ((node = zconfig_locate (broker, "delivery-window"))) {
+        char *end;
+        unsigned long long value = strtoull (zconfig_value (node), &end, 10);
+        if (!*zconfig_value (node) || *end || value < 1 || value > PB_DELIVERY_WINDOW_MAX) {
+            pl_zpl_error (zpl, node, err, err_size, "delivery-window: expected a number of "
+                          "deliveries from 1 to %d", PB_DELIVERY_WINDOW_MAX);
+            goto done;
+        }
+        config->delivery_window = (size_t) value;
     }
     if ((node = zconfig_locate (broker, "verbose"))) {
         const char *value = zconfig_value (node);

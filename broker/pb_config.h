@@ -13,6 +13,7 @@
  *          origin = passerelle.example    the log's name in checkpoints
  *          verify-threads = auto          signature checkers beside the server thread
  *          store-flush = 50ms             how often journaled batches go into LMDB (0: each)
+ *          delivery-window = 1024         deliveries one connection may hold unreceipted
  *          verbose = 0                    1: log every delivery and receipt
  *
  *  Relative paths are relative to the configuration file's folder, so a
@@ -22,6 +23,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+//  A connection's credit: deliveries sent and not yet receipted, at most.
+//  More wait in the durable queue, so a backlog never floods the connection
+//  or the broker's memory. Large enough that receipts, signed per burst,
+//  come back before it runs dry under load; the ceiling stays well under
+//  the ROUTER's send high-water mark (pb_gate), so a send never fails on it.
+#define PB_DELIVERY_WINDOW_DEFAULT  1024
+#define PB_DELIVERY_WINDOW_MAX      4096
 
 typedef struct {
     char key_path [4096];
@@ -36,6 +45,7 @@ typedef struct {
     char origin [96];               /* the log's name in checkpoints; default: broker id */
     int verify_threads;             /* helpers for signature checks; -1: one per extra core */
     uint64_t store_flush_ms;        /* 0: every batch is a durable LMDB commit (no journal) */
+    size_t delivery_window;         /* a connection's credit: deliveries out, not receipted */
     int verbose;
 } pb_config_t;
 

@@ -98,7 +98,8 @@ pb_gate_bind (pb_gate_t *self, zcert_t *cert, const char *endpoint)
     zsock_set_heartbeat_ivl (router, 2000);
     zsock_set_heartbeat_timeout (router, 6000);
     zsock_set_linger (router, 0);
-    //  Deliveries are bounded by each connection's credit (PB_DELIVERY_WINDOW)
+    //  Deliveries are bounded by each connection's credit (delivery-window, at most
+    //  PB_DELIVERY_WINDOW_MAX)
     zsock_set_sndhwm (router, 10000);
     zsock_set_rcvhwm (router, 100000);
     int rc = -1;

@@ -23,15 +23,14 @@
 //  --------------------------------------------------------------------------
 //  Sending, now or after the commit
 
+//  ZFRAME_REUSE hands libzmq a reference to the frame's buffer rather than
+//  a copy: a delivery is sent without copying its kilobytes once more.
 int
 pb_server_send_frame (server_t *self, zframe_t *routing_id, zframe_t *body)
 {
-    zmsg_t *out = zmsg_new ();
-    zmsg_append (out, &(zframe_t *) { zframe_dup (routing_id) });
-    zmsg_append (out, &(zframe_t *) { zframe_dup (body) });
-    int rc = zmsg_send (&out, self->router);
-    zmsg_destroy (&out);
-    return rc;
+    if (zframe_send (&routing_id, self->router, ZFRAME_MORE | ZFRAME_REUSE) != 0)
+        return -1;
+    return zframe_send (&body, self->router, ZFRAME_REUSE);
 }
 
 int
@@ -149,7 +148,7 @@ s_send_owed (server_t *self, pb_client_t *client, const uint8_t *id, zframe_t *b
     pl_event_id_hex (id, hex);
     if (zhashx_lookup (client->in_flight, hex))
         return 0;                   //  already out, awaiting its receipt
-    if (zhashx_size (client->in_flight) >= PB_DELIVERY_WINDOW) {
+    if (zhashx_size (client->in_flight) >= self->broker.config->delivery_window) {
         client->backlog = true;
         return 1;
     }

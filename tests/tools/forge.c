@@ -22,6 +22,12 @@
  *                   of them and the first again, and that one again. Prints
  *                   "receipted <event id hex>" for each, or "no delivery"
  *                   (--to unused)
+ *      window       as the recipient: reads what the broker delivers until
+ *                   it has been quiet for a second, signs one valid receipt
+ *                   for that round, and again until a round brings nothing.
+ *                   Prints "deliveries N N ..." (the count of each round):
+ *                   with credit flow control no round exceeds the broker's
+ *                   delivery-window (--to unused)
  *
  *  Prints one line per broker answer: "STATUS: reason" (PublishAck or
  *  Error), or "no answer" after 3 s. Exit 0 when it got every answer.
@@ -202,6 +208,24 @@ s_send_receipt (zsock_t *dealer, pl_keys_t *keys, const pl_receipt_item_t *items
 
 #define FORGE_ITEMS 16
 
+//  msg as a receipt item when it is the delivery of an event: true then
+static bool
+s_delivered_item (Passerelle__Message *msg, pl_receipt_item_t *item)
+{
+    if (msg->body_case != PASSERELLE__MESSAGE__BODY_DELIVERY || !msg->delivery->envelope)
+        return false;
+    Passerelle__Envelope *envelope = msg->delivery->envelope;
+    Passerelle__EventHeader *header = passerelle__event_header__unpack (
+        NULL, envelope->header.len, envelope->header.data);
+    bool ok = header && header->event_id.len == PL_EVENT_ID_SIZE;
+    if (ok) {
+        memcpy (item->event_id, header->event_id.data, PL_EVENT_ID_SIZE);
+        crypto_hash_sha256 (item->header_hash, envelope->header.data, envelope->header.len);
+    }
+    passerelle__event_header__free_unpacked (header, NULL);
+    return ok;
+}
+
 static int
 s_receipts (zsock_t *dealer, pl_keys_t *keys, size_t wanted)
 {
@@ -213,18 +237,8 @@ s_receipts (zsock_t *dealer, pl_keys_t *keys, size_t wanted)
     int64_t deadline = zclock_mono () + 5000;
     Passerelle__Message *msg;
     while (count < wanted && (msg = s_next_message (dealer, deadline))) {
-        if (msg->body_case == PASSERELLE__MESSAGE__BODY_DELIVERY && msg->delivery->envelope) {
-            Passerelle__Envelope *envelope = msg->delivery->envelope;
-            Passerelle__EventHeader *header = passerelle__event_header__unpack (
-                NULL, envelope->header.len, envelope->header.data);
-            if (header && header->event_id.len == PL_EVENT_ID_SIZE) {
-                memcpy (items [count].event_id, header->event_id.data, PL_EVENT_ID_SIZE);
-                crypto_hash_sha256 (items [count].header_hash, envelope->header.data,
-                                    envelope->header.len);
-                count++;
-            }
-            passerelle__event_header__free_unpacked (header, NULL);
-        }
+        if (s_delivered_item (msg, &items [count]))
+            count++;
         passerelle__message__free_unpacked (msg, NULL);
     }
     if (count == 0) {
@@ -247,6 +261,37 @@ s_receipts (zsock_t *dealer, pl_keys_t *keys, size_t wanted)
     }
     fflush (stdout);
     zclock_sleep (500);         //  the linger would do, this makes it plain
+    return 0;
+}
+
+#define WINDOW_ROUNDS 32
+
+//  Rounds of deliveries, each receipted once it has gone quiet for a second
+//  (a round larger than PL_RECEIPT_ITEMS_MAX is not receipted: the count is
+//  what the test looks at).
+static int
+s_window (zsock_t *dealer, pl_keys_t *keys)
+{
+    printf ("deliveries");
+    for (int round = 0; round < WINDOW_ROUNDS; round++) {
+        pl_receipt_item_t items [PL_RECEIPT_ITEMS_MAX];
+        size_t count = 0, seen = 0;
+        Passerelle__Message *msg;
+        while ((msg = s_next_message (dealer, zclock_mono () + 1000))) {
+            pl_receipt_item_t item;
+            if (s_delivered_item (msg, &item) && seen++ < PL_RECEIPT_ITEMS_MAX)
+                items [count++] = item;
+            passerelle__message__free_unpacked (msg, NULL);
+        }
+        printf (" %zu", seen);
+        if (seen == 0 || seen > count)
+            break;
+        zframe_t *frame = pl_receipt_pack (keys, pl_keys_id (keys), items, count);
+        if (frame)
+            zframe_send (&frame, dealer, 0);
+    }
+    printf ("\n");
+    fflush (stdout);
     return 0;
 }
 
@@ -325,6 +370,9 @@ main (int argc, char **argv)
     else
     if (streq (opt.mode, "receipts"))
         rc = s_receipts (dealer, keys, opt.count);
+    else
+    if (streq (opt.mode, "window"))
+        rc = s_window (dealer, keys);
     else {
         fprintf (stderr, "forge: unknown mode %s\n", opt.mode);
         rc = 1;
