@@ -74,7 +74,9 @@
 #define OFFERED_RATE    1000        //  events/s in the latency phase
 #define PAYLOAD_SIZE    1024
 #define COMMIT_PAGES    32          //  pages an LMDB commit of a few events rewrites here
-#define LOG_ENTRIES     1000000
+#ifndef LOG_ENTRIES
+#define LOG_ENTRIES     1000000     //  -DLOG_ENTRIES=... for a quick run (restart figures then mean little)
+#endif
 #define PHASE_TIMEOUT   120         //  s: a phase that takes longer is an error
 
 //  Targets of issue 4 on a 2-core machine
