@@ -24,7 +24,8 @@ typedef struct {
     zframe_t *routing_id;
     uint64_t last_seen_ms;
     uint64_t checkpoint_size;       //  the newest tree size this agent has verified
-    zhashx_t *in_flight;            //  event ids (hex) sent, not yet receipted
+    zhashx_t *in_flight;            //  event ids (hex) sent, not yet receipted -> their size
+    size_t in_flight_bytes;         //  the sum of those sizes
     bool backlog;                   //  the queue holds items not sent yet
 } pb_client_t;
 

@@ -31,9 +31,13 @@
 //  deliveries trailed the acknowledgements by 0.4-0.6 s at 256, by 0.1 s
 //  at most at 512); 1024 gained nothing more and cost 3-5 MB of peak RSS.
 //  The ceiling stays well under the ROUTER's send high-water mark
-//  (pb_gate), so a send never fails on it.
+//  (pb_gate), so the server thread never blocks on it. The window also
+//  stops at PB_DELIVERY_BYTES_MAX of deliveries out (one always goes): a
+//  delivery may be as large as an envelope (1.1 MiB), and 512 of those
+//  held in libzmq's pipe for a slow reader would be half a gigabyte.
 #define PB_DELIVERY_WINDOW_DEFAULT  512
 #define PB_DELIVERY_WINDOW_MAX      4096
+#define PB_DELIVERY_BYTES_MAX       (8u << 20)
 
 typedef struct {
     char key_path [4096];

@@ -92,8 +92,12 @@ pb_broker_receipted (pb_broker_t *self, const char *agency, const uint8_t *id)
 {
     pb_client_t *client = s_client_of_agency (self, agency);
     char hex [PL_EVENT_ID_SIZE * 2 + 1];
-    if (client)
-        zhashx_delete (client->in_flight, pl_event_id_hex (id, hex));
+    if (!client)
+        return;
+    pl_event_id_hex (id, hex);
+    size_t size = (size_t) (uintptr_t) zhashx_lookup (client->in_flight, hex);
+    client->in_flight_bytes -= size <= client->in_flight_bytes? size: client->in_flight_bytes;
+    zhashx_delete (client->in_flight, hex);
 }
 
 int
@@ -148,13 +152,19 @@ s_send_owed (server_t *self, pb_client_t *client, const uint8_t *id, zframe_t *b
     pl_event_id_hex (id, hex);
     if (zhashx_lookup (client->in_flight, hex))
         return 0;                   //  already out, awaiting its receipt
-    if (zhashx_size (client->in_flight) >= self->broker.config->delivery_window) {
+    //  Credit counts deliveries and bytes: a window of large envelopes must
+    //  not pile up in libzmq's pipe for a slow reader (one always goes out)
+    size_t size = zframe_size (body);
+    if (zhashx_size (client->in_flight) >= self->broker.config->delivery_window
+    ||  (client->in_flight_bytes > 0 && client->in_flight_bytes + size > PB_DELIVERY_BYTES_MAX)) {
         client->backlog = true;
         return 1;
     }
     if (pb_server_send_frame (self, client->routing_id, body) != 0)
         return -1;
-    zhashx_insert (client->in_flight, hex, "");
+    //  The value is the delivery's size (never 0: a Delivery is never empty)
+    zhashx_insert (client->in_flight, hex, (void *) (uintptr_t) (size? size: 1));
+    client->in_flight_bytes += size? size: 1;
     return 0;
 }
 
@@ -212,6 +222,7 @@ static void
 s_replay_queue (server_t *self, pb_client_t *client)
 {
     zhashx_purge (client->in_flight);
+    client->in_flight_bytes = 0;
     client->backlog = true;
     s_refill (self, client);
 }

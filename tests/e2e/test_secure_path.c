@@ -303,6 +303,36 @@ START_TEST (a_connection_gets_no_more_deliveries_than_its_window)
 }
 END_TEST
 
+//  The credit also stops at 8 MiB of deliveries out, so a window of large
+//  envelopes never piles up for a slow reader: nine events of 1,000,000
+//  bytes come in rounds of 8 and 1 (one more would pass 8 MiB).
+START_TEST (large_deliveries_are_held_back_by_bytes_too)
+{
+    pe_net_t *net = pe_net_new ();
+    ck_assert_int_eq (pe_net_add_agency (net, "police-paris", "police", "paris", true), 0);
+    ck_assert_int_eq (pe_net_add_agency (net, "pp-paris", "perpetrator_programme", "paris", true), 0);
+    ck_assert_int_eq (pe_net_write_directory (net, NULL), 0);
+    ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "police-paris", true), 0);
+    size_t size = 1000000;
+    char *payload = malloc (size + 1);
+    ck_assert_ptr_nonnull (payload);
+    memset (payload, 'x', size);
+    payload [size] = 0;
+    for (int i = 0; i < 9; i++) {
+        pe_result_t r = s_publish_to (net, "police-paris", "--to", "pp-paris", payload);
+        ck_assert_msg (r.status == 0 && strstr (r.out, " accepted"), "publish: %s%s", r.out,
+                       r.err);
+        pe_result_free (&r);
+    }
+    free (payload);
+    pe_result_t r = pe_net_forge (net, "pp-paris", "window", "police-paris", NULL);
+    ck_assert_msg (strcmp (r.out, "deliveries 8 1 0\n") == 0, "forge said: %s%s", r.out, r.err);
+    pe_result_free (&r);
+    pe_net_destroy (&net);
+}
+END_TEST
+
 START_TEST (malformed_and_oversized_messages_are_refused_and_others_still_served)
 {
     pe_net_t *net = s_paris ("    max-message = 65536\n");
@@ -385,11 +415,16 @@ START_TEST (bad_files_and_bad_requests_get_clear_errors)
     ck_assert_msg (strstr (log, "broker.cfg:7: store-flush: expected a duration from 0 to 10s"),
                    "%s", log);
     free (log);
-    ck_assert_int_eq (pe_net_start_broker (net, "    delivery-window = 0\n"), -1);
-    log = pe_net_log (net, "broker");
-    ck_assert_msg (strstr (log, "broker.cfg:7: delivery-window: expected a number of deliveries "
-                           "from 1 to 4096"), "%s", log);
-    free (log);
+    static const char *const windows [] = { "    delivery-window = 0\n",
+                                            "    delivery-window = 4097\n",
+                                            "    delivery-window = abc\n" };
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_int_eq (pe_net_start_broker (net, windows [i]), -1);
+        log = pe_net_log (net, "broker");
+        ck_assert_msg (strstr (log, "broker.cfg:7: delivery-window: expected a number of "
+                               "deliveries from 1 to 4096"), "%s: %s", windows [i], log);
+        free (log);
+    }
     ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
     //  A secret key readable by others is refused, naming the fix
     chmod (pe_net_path (net, "police-paris.key"), 0644);
@@ -447,6 +482,7 @@ test_suite (void)
     tcase_add_test (tc, a_forged_signature_and_a_replay_are_refused);
     tcase_add_test (tc, a_receipt_counts_once_and_only_over_what_was_delivered);
     tcase_add_test (tc, a_connection_gets_no_more_deliveries_than_its_window);
+    tcase_add_test (tc, large_deliveries_are_held_back_by_bytes_too);
     tcase_add_test (tc, malformed_and_oversized_messages_are_refused_and_others_still_served);
     tcase_add_test (tc, sighup_after_removing_an_agency_revokes_it);
     tcase_add_test (tc, bad_files_and_bad_requests_get_clear_errors);

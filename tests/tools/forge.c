@@ -276,8 +276,13 @@ s_window (zsock_t *dealer, pl_keys_t *keys)
     for (int round = 0; round < WINDOW_ROUNDS; round++) {
         pl_receipt_item_t items [PL_RECEIPT_ITEMS_MAX];
         size_t count = 0, seen = 0;
+        //  A round's first delivery may wait for the connection (round 1)
+        //  or for the receipt's commit and the refill: up to 5 s; after
+        //  it, a second of quiet ends the round
         Passerelle__Message *msg;
-        while ((msg = s_next_message (dealer, zclock_mono () + 1000))) {
+        int64_t wait = 5000;
+        while ((msg = s_next_message (dealer, zclock_mono () + wait))) {
+            wait = 1000;
             pl_receipt_item_t item;
             if (s_delivered_item (msg, &item) && seen++ < PL_RECEIPT_ITEMS_MAX)
                 items [count++] = item;
@@ -287,8 +292,8 @@ s_window (zsock_t *dealer, pl_keys_t *keys)
         if (seen == 0 || seen > count)
             break;
         zframe_t *frame = pl_receipt_pack (keys, pl_keys_id (keys), items, count);
-        if (frame)
-            zframe_send (&frame, dealer, 0);
+        if (frame && zframe_send (&frame, dealer, 0) != 0)
+            zframe_destroy (&frame);
     }
     printf ("\n");
     fflush (stdout);
