@@ -152,20 +152,20 @@ s_handle_notice (pa_agent_t *self, Passerelle__Delivery *delivery)
     }
     uint8_t hash [PL_HASH_SIZE];
     crypto_hash_sha256 (hash, delivery->notice.data, delivery->notice.len);
-    bool fresh = !pa_store_inbox_has (self->store, notice->notice_id.data);
-    if (fresh && pa_store_inbox_add (self->store, notice->notice_id.data, delivery->notice.data,
-                                     delivery->notice.len, NULL, 0, pl_now_ms (), true) == 0) {
-        log_warn ("notice not kept (%s): not receipted, the broker will resend it",
-                  pa_store_error (self->store));
-        passerelle__notice__free_unpacked (notice, NULL);
-        return;
+    const uint8_t *id = notice->notice_id.data;
+    if (pa_store_inbox_has (self->store, id))
+        s_send_receipt (self, id, hash);        //  kept already: receipt again
+    else
+    if (!pa_burst_has (self->burst, id)) {
+        //  Kept, logged and receipted with the rest of the burst, in order
+        char line [600];
+        snprintf (line, sizeof line, "notice %s: %s", notice->kind,
+                  notice->text? notice->text: "");
+        if (pa_burst_add (self->burst, id, delivery->notice.data, delivery->notice.len, NULL, 0,
+                          hash, true, line) != 0)
+            log_warn ("notice not kept (out of memory): not receipted, the broker will resend it");
     }
-    if (fresh)
-        log_info ("notice %s: %s", notice->kind, notice->text? notice->text: "");
-    s_send_receipt (self, notice->notice_id.data, hash);
     passerelle__notice__free_unpacked (notice, NULL);
-    if (fresh)
-        s_answer_inbox_waiters (self, false);
 }
 
 static void
@@ -198,6 +198,9 @@ s_handle_delivery (pa_agent_t *self, Passerelle__Delivery *delivery)
         s_send_receipt (self, header->event_id.data, hash);
     }
     else
+    if (pa_burst_has (self->burst, header->event_id.data))
+        self->counts.duplicates++;  //  twice in one burst: kept and receipted once
+    else
     if (!publisher)
         log_warn ("delivery %s: publisher %s is not in our directory; not accepted", hex,
                   header->publisher);
@@ -208,18 +211,15 @@ s_handle_delivery (pa_agent_t *self, Passerelle__Delivery *delivery)
         log_warn ("delivery %s from %s refused: %s", hex, header->publisher, pl_err_str (err));
     }
     else {
+        //  Kept with the rest of the burst (one commit), then receipted
         const Passerelle__Envelope *wire = pl_envelope_wire (envelope);
-        if (pa_store_inbox_add (self->store, header->event_id.data, wire->header.data,
-                                wire->header.len, plaintext, size, pl_now_ms (), false) == 0)
-            log_warn ("delivery %s not kept (%s): not receipted, the broker will resend it", hex,
-                      pa_store_error (self->store));
-        else {
-            self->counts.delivered++;
-            log_info ("received event %s case %s type %s from %s (%zu bytes)", hex,
-                      header->case_ref, header->event_type, header->publisher, size);
-            s_send_receipt (self, header->event_id.data, hash);
-            s_answer_inbox_waiters (self, false);
-        }
+        char line [400];
+        snprintf (line, sizeof line, "received event %s case %s type %s from %s (%zu bytes)",
+                  hex, header->case_ref, header->event_type, header->publisher, size);
+        if (pa_burst_add (self->burst, header->event_id.data, wire->header.data,
+                          wire->header.len, plaintext, size, hash, false, line) != 0)
+            log_warn ("delivery %s not kept (out of memory): not receipted, the broker will "
+                      "resend it", hex);
     }
     if (plaintext)
         sodium_memzero (plaintext, size);
@@ -318,10 +318,23 @@ s_handle_message (pa_agent_t *self, zframe_t *frame)
     passerelle__message__free_unpacked (msg, NULL);
 }
 
-//  Whatever the broker sent that is waiting (a burst of deliveries, say),
-//  then one Receipt for all the deliveries it held. Bounded in messages
-//  and in time (each delivery is an fsync'd inbox commit), so that the
-//  control socket and timers are not kept waiting behind a long backlog.
+//  Keep what the burst gathered (one inbox commit), queue its receipts, and
+//  wake the callers long-polling the inbox.
+static void
+s_keep_burst (pa_agent_t *self)
+{
+    size_t events;
+    if (pa_burst_commit (self->burst, self->store, &self->receipts, self->keys, self->dealer,
+                         &events) > 0) {
+        self->counts.delivered += events;
+        s_answer_inbox_waiters (self, false);
+    }
+}
+
+//  Whatever the broker sent that is waiting (a burst of deliveries, say):
+//  verified and decrypted one by one, kept in the inbox by one commit, then
+//  one Receipt for all of them. Bounded in messages and in time, so that
+//  the control socket and timers are not kept waiting behind a backlog.
 #define READ_BURST_MS 50
 
 static int
@@ -333,12 +346,15 @@ s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
     for (size_t read = 0; read < PL_RECEIPT_ITEMS_MAX; read++) {
         if (read > 0 && (zclock_mono () >= until || !(zsock_events (dealer) & ZMQ_POLLIN)))
             break;
+        if (pa_burst_is_full (self->burst))
+            s_keep_burst (self);
         zframe_t *frame = zframe_recv (dealer);
         if (!frame)
             break;
         s_handle_message (self, frame);
         zframe_destroy (&frame);
     }
+    s_keep_burst (self);
     //  If it is lost the broker keeps those items and sends them again; the
     //  inbox then knows them and we receipt them again
     pl_receipt_batch_send (&self->receipts, self->keys, self->dealer);
@@ -641,12 +657,12 @@ s_agent_start (pa_agent_t *self)
     self->publishes = zlistx_new ();
     self->inbox_waiters = zlistx_new ();
     self->proofs = zlistx_new ();
+    self->burst = pa_burst_new ();
     self->loop = zloop_new ();
     self->dealer = zsock_new (ZMQ_DEALER);
     self->control = zsock_new (ZMQ_ROUTER);
-    if (!self->cert || !self->publishes || !self->inbox_waiters || !self->proofs || !self->loop
-    ||  !self->dealer
-    ||  !self->control)
+    if (!self->cert || !self->publishes || !self->inbox_waiters || !self->proofs || !self->burst
+    ||  !self->loop || !self->dealer || !self->control)
         return -1;
     zlistx_set_destructor (self->publishes, s_waiter_destroy);
     zlistx_set_destructor (self->inbox_waiters, s_waiter_destroy);
@@ -706,6 +722,7 @@ s_agent_destroy (pa_agent_t *self)
     zlistx_destroy (&self->publishes);
     zlistx_destroy (&self->inbox_waiters);
     zlistx_destroy (&self->proofs);
+    pa_burst_destroy (&self->burst);
     pa_store_destroy (&self->store);
     pl_directory_destroy (&self->directory);
     zcert_destroy (&self->cert);

@@ -8,6 +8,7 @@
 
 #include <czmq.h>
 #include <jansson.h>
+#include "pa_burst.h"
 #include "pa_config.h"
 #include "pa_store.h"
 #include "pl_directory.h"
@@ -49,6 +50,7 @@ typedef struct {
     //  Deliveries kept but not yet receipted: one signed Receipt for each
     //  burst read off the broker link, not one signature per event
     pl_receipt_batch_t receipts;
+    pa_burst_t *burst;              //  deliveries of this burst, kept by one commit
     struct {
         uint64_t published, accepted, refused, delivered, duplicates, undecryptable,
                  connects, retries, checkpoints;

@@ -26,7 +26,8 @@
  *      if pa_store_inbox_has (store, id): receipt again (a redelivery)
  *      else verify, decrypt, seq = pa_store_inbox_add (...): durable when it
  *          returns; only then send the signed receipt. 0: do not receipt
- *          (the broker keeps it queued and delivers it again later)
+ *          (the broker keeps it queued and delivers it again later). The
+ *          agent keeps a whole burst with pa_store_inbox_add_all instead.
  *      pa_store_inbox_list / _last replace pa_inbox_list / _last (same JSON,
  *          plus "processed"); pa_store_inbox_mark_processed (issue 6)
  *
@@ -204,6 +205,25 @@ uint64_t pa_store_inbox_add (pa_store_t *self, const uint8_t *event_id,
                              const uint8_t *header, size_t header_size,
                              const uint8_t *payload, size_t payload_size,
                              uint64_t received_at_ms, bool is_notice);
+
+//  One item of a burst for pa_store_inbox_add_all (the same fields as
+//  pa_store_inbox_add); seq is set on success.
+typedef struct {
+    const uint8_t *event_id;
+    const uint8_t *header;
+    size_t header_size;
+    const uint8_t *payload;
+    size_t payload_size;
+    uint64_t received_at_ms;
+    bool is_notice;
+    uint64_t seq;
+} pa_inbox_item_t;
+
+//  Keep count items in one transaction and one fsync, in order: all of
+//  them or none. 0, or -1 with the reason in pa_store_error (one already in
+//  the inbox, or twice in items; no room; LMDB). A burst of deliveries costs
+//  one commit instead of one each; the caller receipts them only after.
+int pa_store_inbox_add_all (pa_store_t *self, pa_inbox_item_t *items, size_t count);
 
 //  True if this event or notice id is in the inbox (false also on an LMDB
 //  failure, with the reason in pa_store_error).

@@ -5,7 +5,7 @@
  *  CLI and API page with, each kept once by its event or notice id. This
  *  replaces pa_inbox with the same numbering and the same JSON, durable:
  *  an add is committed (fsync'd) before it returns, so the agent receipts
- *  only what survives a crash. The plaintext payloads live here and nowhere
+ *  only what survives a crash; a burst is one commit (add_all). The plaintext payloads live here and nowhere
  *  else on disk.
  *
  *  Records: inbox (local seq -> flags, received_at_ms, id, header size,
@@ -41,55 +41,89 @@ typedef struct {
     uint64_t processed_at_ms;
 } record_t;
 
+//  Write one item in txn after the last sequence number *last (which it
+//  advances). 0, or -1 with the reason set.
+static int
+s_inbox_put (pa_store_t *self, MDB_txn *txn, pa_inbox_item_t *item, uint64_t *last)
+{
+    MDB_val v;
+    int rc = pa_store_get (self, txn, self->inbox_ids, item->event_id, ID, &v,
+                           "inbox add: look up id");
+    if (rc == 0)
+        pa_store_fail (self, "inbox add: already in the inbox");
+    if (rc != PA_STORE_NOT_FOUND)
+        return -1;
+    uint64_t seq = *last + 1;
+    uint8_t key [8];
+    pl_put_be64 (key, seq);
+    MDB_val k = { sizeof key, key };
+    v = (MDB_val) { INBOX_HEAD + item->header_size + item->payload_size, NULL };
+    if ((rc = mdb_put (txn, self->inbox, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE)))
+        return pa_store_lmdb_fail (self, rc, "inbox add: write inbox");
+    uint8_t *record = v.mv_data;
+    record [0] = item->is_notice? FLAG_NOTICE: 0;
+    pl_put_be64 (record + 1, item->received_at_ms);
+    memcpy (record + 9, item->event_id, ID);
+    pl_put_be32 (record + 9 + ID, (uint32_t) item->header_size);
+    memcpy (record + INBOX_HEAD, item->header, item->header_size);
+    if (item->payload_size)
+        memcpy (record + INBOX_HEAD + item->header_size, item->payload, item->payload_size);
+    if (pa_store_put (self, txn, self->inbox_ids, item->event_id, ID, key, 8, MDB_NOOVERWRITE,
+                      "inbox add: write inbox_ids"))
+        return -1;
+    item->seq = *last = seq;
+    return 0;
+}
+
+int
+pa_store_inbox_add_all (pa_store_t *self, pa_inbox_item_t *items, size_t count)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < count; i++) {
+        pa_inbox_item_t *item = &items [i];
+        item->seq = 0;
+        if (!item->event_id || !item->header || !item->header_size
+        ||  item->header_size > UINT32_MAX || (item->payload_size && !item->payload)) {
+            pa_store_fail (self, "inbox add: no id or header, or a header over 4 GiB");
+            return -1;
+        }
+        bytes += INBOX_HEAD + item->header_size + item->payload_size + ADD_OVERHEAD;
+    }
+    if (count == 0)
+        return 0;
+    MDB_txn *txn;
+    uint64_t last;
+    if (pa_store_room (self, bytes, "inbox add")
+    ||  pa_store_write_begin (self, &txn, "inbox add"))
+        return -1;
+    if (pa_store_meta_u64 (self, txn, "inbox_last", &last))
+        goto failed;
+    for (size_t i = 0; i < count; i++)
+        if (s_inbox_put (self, txn, &items [i], &last))
+            goto failed;
+    if (pa_store_meta_put_u64 (self, txn, "inbox_last", last))
+        goto failed;
+    if (pa_store_commit (self, txn, "inbox add") == 0)
+        return 0;
+    for (size_t i = 0; i < count; i++)
+        items [i].seq = 0;
+    return -1;
+
+failed:
+    mdb_txn_abort (txn);
+    for (size_t i = 0; i < count; i++)
+        items [i].seq = 0;
+    return -1;
+}
+
 uint64_t
 pa_store_inbox_add (pa_store_t *self, const uint8_t *event_id, const uint8_t *header,
                     size_t header_size, const uint8_t *payload, size_t payload_size,
                     uint64_t received_at_ms, bool is_notice)
 {
-    if (!event_id || !header || !header_size || header_size > UINT32_MAX
-    ||  (payload_size && !payload)) {
-        pa_store_fail (self, "inbox add: no id or header, or a header over 4 GiB");
-        return 0;
-    }
-    MDB_txn *txn;
-    MDB_val v;
-    uint64_t last;
-    if (pa_store_room (self, INBOX_HEAD + header_size + payload_size + ADD_OVERHEAD,
-                       "inbox add")
-    ||  pa_store_write_begin (self, &txn, "inbox add"))
-        return 0;
-    int rc = pa_store_get (self, txn, self->inbox_ids, event_id, ID, &v, "inbox add: look up id");
-    if (rc == 0)
-        pa_store_fail (self, "inbox add: already in the inbox");
-    if (rc != PA_STORE_NOT_FOUND
-    ||  pa_store_meta_u64 (self, txn, "inbox_last", &last))
-        goto failed;
-    uint64_t seq = last + 1;
-    uint8_t key [8];
-    pl_put_be64 (key, seq);
-    MDB_val k = { sizeof key, key };
-    v = (MDB_val) { INBOX_HEAD + header_size + payload_size, NULL };
-    if ((rc = mdb_put (txn, self->inbox, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE))) {
-        pa_store_lmdb_fail (self, rc, "inbox add: write inbox");
-        goto failed;
-    }
-    uint8_t *record = v.mv_data;
-    record [0] = is_notice? FLAG_NOTICE: 0;
-    pl_put_be64 (record + 1, received_at_ms);
-    memcpy (record + 9, event_id, ID);
-    pl_put_be32 (record + 9 + ID, (uint32_t) header_size);
-    memcpy (record + INBOX_HEAD, header, header_size);
-    if (payload_size)
-        memcpy (record + INBOX_HEAD + header_size, payload, payload_size);
-    if (pa_store_put (self, txn, self->inbox_ids, event_id, ID, key, 8, MDB_NOOVERWRITE,
-                      "inbox add: write inbox_ids")
-    ||  pa_store_meta_put_u64 (self, txn, "inbox_last", seq))
-        goto failed;
-    return pa_store_commit (self, txn, "inbox add") == 0? seq: 0;
-
-failed:
-    mdb_txn_abort (txn);
-    return 0;
+    pa_inbox_item_t item = { event_id, header, header_size, payload, payload_size,
+                             received_at_ms, is_notice, 0 };
+    return pa_store_inbox_add_all (self, &item, 1) == 0? item.seq: 0;
 }
 
 bool
