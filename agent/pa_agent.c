@@ -163,7 +163,8 @@ s_handle_notice (pa_agent_t *self, Passerelle__Delivery *delivery)
                   notice->text? notice->text: "");
         if (pa_burst_add (self->burst, id, delivery->notice.data, delivery->notice.len, NULL, 0,
                           hash, true, line) != 0)
-            log_warn ("notice not kept (out of memory): not receipted, the broker will resend it");
+            log_warn ("notice not kept (no memory to hold it for the inbox): not receipted, "
+                      "the broker will resend it");
     }
     passerelle__notice__free_unpacked (notice, NULL);
 }
@@ -218,8 +219,8 @@ s_handle_delivery (pa_agent_t *self, Passerelle__Delivery *delivery)
                   hex, header->case_ref, header->event_type, header->publisher, size);
         if (pa_burst_add (self->burst, header->event_id.data, wire->header.data,
                           wire->header.len, plaintext, size, hash, false, line) != 0)
-            log_warn ("delivery %s not kept (out of memory): not receipted, the broker will "
-                      "resend it", hex);
+            log_warn ("delivery %s not kept (no memory to hold it for the inbox): not "
+                      "receipted, the broker will resend it", hex);
     }
     if (plaintext)
         sodium_memzero (plaintext, size);

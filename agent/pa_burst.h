@@ -22,8 +22,8 @@
 #include "pa_store.h"
 #include "pl_receipt.h"
 
-//  A burst is committed once it holds this many payload bytes, so that a
-//  burst of large events never holds more than this in memory.
+//  A burst is committed once it holds this many header and payload bytes:
+//  a burst of large events holds at most this plus one delivery in memory.
 #define PA_BURST_BYTES_MAX  (8u << 20)
 
 typedef struct _pa_burst_t pa_burst_t;

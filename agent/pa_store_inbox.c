@@ -87,7 +87,9 @@ pa_store_inbox_add_all (pa_store_t *self, pa_inbox_item_t *items, size_t count)
             pa_store_fail (self, "inbox add: no id or header, or a header over 4 GiB");
             return -1;
         }
-        bytes += INBOX_HEAD + item->header_size + item->payload_size + ADD_OVERHEAD;
+        //  and a page: each random id may copy a leaf of inbox_ids
+        bytes += INBOX_HEAD + item->header_size + item->payload_size + ADD_OVERHEAD
+               + self->page_size;
     }
     if (count == 0)
         return 0;
