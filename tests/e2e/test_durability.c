@@ -335,6 +335,71 @@ START_TEST (a_full_store_refuses_publishes_cleanly_and_keeps_delivering)
 }
 END_TEST
 
+//  pp-paris's agent with map-size bytes for its store (its .cfg rewritten)
+static void
+s_set_agent_map (pe_net_t *net, const char *map_size)
+{
+    char *path = strdup (pe_net_path (net, "pp-paris.cfg"));
+    FILE *file = fopen (path, "r");
+    ck_assert_ptr_nonnull (file);
+    char text [4096] = "", line [512];
+    while (fgets (line, sizeof line, file))
+        if (!strstr (line, "map-size"))
+            strncat (text, line, sizeof text - strlen (text) - 1);
+    fclose (file);
+    file = fopen (path, "w");
+    ck_assert_ptr_nonnull (file);
+    fprintf (file, "%s    map-size = %s\n", text, map_size);
+    fclose (file);
+    free (path);
+}
+
+//  A delivery the agent cannot keep (its store has no room for it) is not
+//  receipted: the broker keeps it, and it arrives, once, when there is
+//  room. Nothing is receipted that is not durably in the inbox.
+START_TEST (an_agent_that_cannot_keep_a_delivery_does_not_receipt_it)
+{
+    pe_net_t *net = pe_net_new ();
+    ck_assert_int_eq (pe_net_add_agency (net, "police-paris", "police", "paris", true), 0);
+    ck_assert_int_eq (pe_net_add_agency (net, "pp-paris", "perpetrator_programme", "paris", true), 0);
+    ck_assert_int_eq (pe_net_write_directory (net, NULL), 0);
+    ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "police-paris", true), 0);
+    s_set_agent_map (net, "262144");
+    ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
+    size_t size = 400000;
+    char *payload = malloc (size + 1);
+    ck_assert_ptr_nonnull (payload);
+    memset (payload, 'x', size);
+    memcpy (payload, "LARGE-REPORT-", 13);
+    payload [size] = 0;
+    pe_result_t r = pe_net_cli (net, "police-paris", payload, "publish", "--type", "referral",
+        "--case", "C-DUR-2", "--to", "pp-paris", "--category", "identity,referral",
+        "--purpose", "referral", "--basis", "legal_obligation", "--justification", "durability",
+        "-", NULL);
+    free (payload);
+    ck_assert_msg (r.status == 0, "publish: %s%s", r.out, r.err);
+    pe_result_free (&r);
+    ck_assert (pe_net_wait_log (net, "pp-paris", "not kept", 10000));
+    //  Give a receipt time to arrive, were one (wrongly) sent
+    usleep (1500000);
+    char *log = pe_net_log (net, "broker");
+    ck_assert_msg (!strstr (log, "by pp-paris"), "receipted without being kept: %s", log);
+    free (log);
+    //  Room at last: it arrives, is kept once, and only now is receipted
+    ck_assert_int_eq (pe_net_stop_agent (net, "pp-paris"), 0);
+    s_set_agent_map (net, "16777216");
+    ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
+    ck_assert (pe_net_wait_log (net, "broker", "by pp-paris", 10000));
+    r = pe_net_cli (net, "pp-paris", NULL, "inbox", "--json", NULL);
+    ck_assert_int_eq (r.status, 0);
+    const char *first = strstr (r.out, "LARGE-REPORT-");
+    ck_assert_msg (first && !strstr (first + 1, "LARGE-REPORT-"), "inbox: %.300s", r.out);
+    pe_result_free (&r);
+    pe_net_destroy (&net);
+}
+END_TEST
+
 //  Stamp every Delivery queued in a stopped broker's store with wire
 //  version `version`, as a broker of that version would have packed it
 //  (queue value: flags, header hash, three times, id size, id, then the
@@ -472,6 +537,7 @@ test_suite (void)
     tcase_add_test (tc, agents_killed_at_random_moments_lose_nothing_and_deliver_once);
     tcase_add_test (tc, acknowledged_events_in_the_journal_alone_survive_a_kill);
     tcase_add_test (tc, a_full_store_refuses_publishes_cleanly_and_keeps_delivering);
+    tcase_add_test (tc, an_agent_that_cannot_keep_a_delivery_does_not_receipt_it);
     tcase_add_test (tc, an_agent_notices_a_broker_that_rewrites_its_log);
     tcase_add_test (tc, deliveries_queued_before_the_wire_version_changed_still_arrive);
     tcase_add_test (tc, an_agency_gets_a_verified_proof_that_its_event_is_in_the_log);
