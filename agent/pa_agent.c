@@ -5,8 +5,9 @@
  *  we say Hello (with the checkpoint size we verified); the Welcome brings
  *  the directory and the newest checkpoint, and only then are we
  *  "connected" and flush the outbox. Deliveries are verified, decrypted and
- *  committed to the inbox before they are receipted, so an event is in the
- *  agency's hands for good before the broker forgets it.  */
+ *  committed to the inbox, a burst at a time (pa_burst), before they are
+ *  receipted, so an event is in the agency's hands for good before the
+ *  broker forgets it.  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
