@@ -320,6 +320,45 @@ s_handle_message (pa_agent_t *self, zframe_t *frame)
     passerelle__message__free_unpacked (msg, NULL);
 }
 
+//  Sign and send the receipts gathered so far. If the Receipt is lost the
+//  broker keeps those items and sends them again; the inbox then knows
+//  them and we receipt them again.
+static void
+s_send_receipts (pa_agent_t *self)
+{
+    pl_receipt_batch_send (&self->receipts, self->keys, self->dealer);
+}
+
+static int
+s_handle_receipt_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    pa_agent_t *self = arg;
+    self->receipt_timer = -1;
+    s_send_receipts (self);
+    return 0;
+}
+
+//  Receipts wait RECEIPT_LINGER_MS after the first one of a Receipt is due
+//  (or until 256 are due): under a stream, deliveries come in many small
+//  bursts, and one signature over each would be one check at the broker
+//  per few events. Everything receipted is already in the inbox, so waiting
+//  loses nothing; the broker keeps the items meanwhile (they count against
+//  the credit, which is far larger than what arrives in this time).
+#define RECEIPT_LINGER_MS 20
+
+static void
+s_linger_receipts (pa_agent_t *self)
+{
+    if (self->receipts.count == 0 || self->receipt_timer >= 0)
+        return;
+    self->receipt_timer = zloop_timer (self->loop, RECEIPT_LINGER_MS, 1,
+                                       s_handle_receipt_timer, self);
+    if (self->receipt_timer < 0)
+        s_send_receipts (self);
+}
+
 //  Keep what the burst gathered (one inbox commit), queue its receipts, and
 //  wake the callers long-polling the inbox.
 static void
@@ -357,9 +396,7 @@ s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
         zframe_destroy (&frame);
     }
     s_keep_burst (self);
-    //  If it is lost the broker keeps those items and sends them again; the
-    //  inbox then knows them and we receipt them again
-    pl_receipt_batch_send (&self->receipts, self->keys, self->dealer);
+    s_linger_receipts (self);
     return 0;
 }
 
@@ -740,6 +777,7 @@ pa_agent_actor (zsock_t *pipe, void *config)
     self.pipe = pipe;
     self.config = config;
     self.lock_fd = -1;
+    self.receipt_timer = -1;
     zsock_signal (pipe, 0);
     if (s_agent_start (&self) != 0) {
         s_agent_destroy (&self);
@@ -748,6 +786,7 @@ pa_agent_actor (zsock_t *pipe, void *config)
     }
     zstr_send (pipe, "READY");
     zloop_start (self.loop);
+    s_send_receipts (&self);        //  what was kept and not receipted yet
     log_info ("stopping: %llu published, %llu received, %zu still in the outbox",
               (unsigned long long) self.counts.published, (unsigned long long) self.counts.delivered,
               pa_store_outbox_depth (self.store));

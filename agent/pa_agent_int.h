@@ -47,9 +47,10 @@ typedef struct {
     bool refusal_logged;
     uint64_t last_heard_ms;
     char log_alarm [400];           //  non-empty: the broker's log failed verification
-    //  Deliveries kept but not yet receipted: one signed Receipt for each
-    //  burst read off the broker link, not one signature per event
+    //  Deliveries kept but not yet receipted: one signed Receipt for what
+    //  arrived within RECEIPT_LINGER_MS (pa_agent.c), not one per event
     pl_receipt_batch_t receipts;
+    int receipt_timer;              //  zloop timer sending them, or -1
     pa_burst_t *burst;              //  deliveries of this burst, kept by one commit
     struct {
         uint64_t published, accepted, refused, delivered, duplicates, undecryptable,
