@@ -327,6 +327,7 @@ static void
 s_send_receipts (pa_agent_t *self)
 {
     pl_receipt_batch_send (&self->receipts, self->keys, self->dealer);
+    self->receipt_bytes = 0;
 }
 
 static int
@@ -345,12 +346,21 @@ s_handle_receipt_timer (zloop_t *loop, int timer_id, void *arg)
 //  bursts, and one signature over each would be one check at the broker
 //  per few events. Everything receipted is already in the inbox, so waiting
 //  loses nothing; the broker keeps the items meanwhile (they count against
-//  the credit, which is far larger than what arrives in this time).
+//  the credit, which is far larger than what arrives in this time). With
+//  RECEIPT_BYTES_NOW of deliveries waiting they go at once: the broker's
+//  credit also stops at 8 MiB out, and large envelopes must not stall on
+//  it. (A delivery-window far under the default still slows a connection
+//  to one window per linger: broker.cfg says so.)
 #define RECEIPT_LINGER_MS 20
+#define RECEIPT_BYTES_NOW (4u << 20)
 
 static void
 s_linger_receipts (pa_agent_t *self)
 {
+    if (self->receipts.count > 0 && self->receipt_bytes >= RECEIPT_BYTES_NOW) {
+        s_send_receipts (self);
+        return;
+    }
     if (self->receipts.count == 0 || self->receipt_timer >= 0)
         return;
     self->receipt_timer = zloop_timer (self->loop, RECEIPT_LINGER_MS, 1,
@@ -365,6 +375,7 @@ static void
 s_keep_burst (pa_agent_t *self)
 {
     size_t events;
+    self->receipt_bytes += pa_burst_bytes (self->burst);
     if (pa_burst_commit (self->burst, self->store, &self->receipts, self->keys, self->dealer,
                          &events) > 0) {
         self->counts.delivered += events;
@@ -373,9 +384,10 @@ s_keep_burst (pa_agent_t *self)
 }
 
 //  Whatever the broker sent that is waiting (a burst of deliveries, say):
-//  verified and decrypted one by one, kept in the inbox by one commit, then
-//  one Receipt for all of them. Bounded in messages and in time, so that
-//  the control socket and timers are not kept waiting behind a backlog.
+//  verified and decrypted one by one, kept in the inbox by one commit, and
+//  their receipts queued (s_linger_receipts). Bounded in messages and in
+//  time, so that the control socket and timers are not kept waiting
+//  behind a backlog.
 #define READ_BURST_MS 50
 
 static int

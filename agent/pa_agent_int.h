@@ -51,6 +51,7 @@ typedef struct {
     //  arrived within RECEIPT_LINGER_MS (pa_agent.c), not one per event
     pl_receipt_batch_t receipts;
     int receipt_timer;              //  zloop timer sending them, or -1
+    size_t receipt_bytes;           //  about how many bytes of deliveries they stand for
     pa_burst_t *burst;              //  deliveries of this burst, kept by one commit
     struct {
         uint64_t published, accepted, refused, delivered, duplicates, undecryptable,

@@ -106,6 +106,12 @@ pa_burst_size (pa_burst_t *self)
     return self->count;
 }
 
+size_t
+pa_burst_bytes (pa_burst_t *self)
+{
+    return self->bytes;
+}
+
 bool
 pa_burst_is_full (pa_burst_t *self)
 {

@@ -44,14 +44,17 @@ bool pa_burst_has (pa_burst_t *self, const uint8_t *id);
 
 size_t pa_burst_size (pa_burst_t *self);
 
+//  Header and payload bytes the burst holds.
+size_t pa_burst_bytes (pa_burst_t *self);
+
 //  True when the burst should be committed before anything more is added.
 bool pa_burst_is_full (pa_burst_t *self);
 
 //  Keep every item in store (one commit), then log each item's line and
-//  add it to receipts (a full batch is sent on socket; the rest by the
-//  caller at the end of the burst). Items
-//  not kept are logged as such and not receipted. Empties the burst;
-//  returns how many were kept, *events_kept of them events (not notices).
+//  add it to receipts (a full batch is sent on socket; the rest when the
+//  caller decides). Items not kept are logged as such and not receipted.
+//  Empties the burst; returns how many were kept, *events_kept of them
+//  events (not notices).
 size_t pa_burst_commit (pa_burst_t *self, pa_store_t *store, pl_receipt_batch_t *receipts,
                         pl_keys_t *keys, void *socket, size_t *events_kept);
 

@@ -26,10 +26,12 @@
 
 //  A connection's credit: deliveries sent and not yet receipted, at most.
 //  More wait in the durable queue, so a backlog never floods the connection
-//  or the broker's memory. 512 rather than 256: receipts, signed per burst,
-//  then come back before the credit runs dry under load (make bench: the
-//  deliveries trailed the acknowledgements by 0.4-0.6 s at 256, by 0.1 s
-//  at most at 512); 1024 gained nothing more and cost 3-5 MB of peak RSS.
+//  or the broker's memory. 512 rather than 256: receipts then come back
+//  before the credit runs dry under load (make bench: the deliveries
+//  trailed the acknowledgements by 0.4-0.6 s at 256, by 0.1 s at most at
+//  512); 1024 gained nothing more and cost 3-5 MB of peak RSS. Agents sign
+//  their receipts 20 ms after the first is due, so a window far smaller
+//  than the default limits a connection to one window per 20 ms.
 //  The ceiling stays well under the ROUTER's send high-water mark
 //  (pb_gate), so the server thread never blocks on it. The window also
 //  stops at PB_DELIVERY_BYTES_MAX of deliveries out (one always goes): a

@@ -38,8 +38,8 @@ zframe_t *pl_receipt_pack (pl_keys_t *signer, const char *recipient,
                            const pl_receipt_item_t *items, size_t count);
 
 /*  Deliveries kept and not yet receipted, gathered into one signed Receipt
- *  per burst: what an agent holds between reading a burst and answering
- *  it. Zero it to start.  */
+ *  (the agent sends it 20 ms after the first item, or at 256 items). Zero
+ *  it to start.  */
 typedef struct {
     pl_receipt_item_t items [PL_RECEIPT_ITEMS_MAX];
     size_t count;

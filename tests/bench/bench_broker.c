@@ -14,8 +14,9 @@
  *      justice-refers-to-perpetrator-programme), keeping a window of
  *      unacknowledged publishes and counting PublishAcks with status OK;
  *    - recipient pp-bench (its own thread) sends Hello and receipts every
- *      Delivery, as the agent does: one signed Receipt for each burst it
- *      reads (pl_receipt), so the queues drain as in service.
+ *      Delivery, as the agent does: one signed Receipt (pl_receipt) for
+ *      what arrived within 20 ms of its first item, so the queues drain
+ *      as in service.
  *  Measures:
  *    1. sustained events/s: N events with the recipient online; each one
  *       acknowledged AND delivered (clock stops at the later of the two);
@@ -314,11 +315,13 @@ s_recipient_actor (zsock_t *pipe, void *arg)
                 break;              //  $TERM
             s_flush_receipts (self, dealer);
             s_ping (dealer, SYNC_TOKEN);
+            wait_ms = 1000;
             continue;
         }
         if (which == NULL && self->pending.count == 0) {
             //  The broker forgets a peer silent for 10 s: say we are here
             s_ping (dealer, pl_now_ms ());
+            wait_ms = 1000;
             continue;
         }
         zframe_t *frame;
