@@ -128,10 +128,11 @@ s_answer_inbox_waiters (pa_agent_t *self, bool timed_out_only)
     }
 }
 
-//  Receipt id with hash (what we received) in the Receipt this burst ends
-//  with: only ever called once it is durably in the inbox.
+//  Queue a receipt for id with hash (what we received), signed with the
+//  others by s_send_receipts: only ever called once it is durably in the
+//  inbox.
 static void
-s_send_receipt (pa_agent_t *self, const uint8_t *id, const uint8_t *hash)
+s_queue_receipt (pa_agent_t *self, const uint8_t *id, const uint8_t *hash)
 {
     pl_receipt_batch_add (&self->receipts, self->keys, self->dealer, id, hash);
 }
@@ -155,7 +156,7 @@ s_handle_notice (pa_agent_t *self, Passerelle__Delivery *delivery)
     crypto_hash_sha256 (hash, delivery->notice.data, delivery->notice.len);
     const uint8_t *id = notice->notice_id.data;
     if (pa_store_inbox_has (self->store, id))
-        s_send_receipt (self, id, hash);        //  kept already: receipt again
+        s_queue_receipt (self, id, hash);       //  kept already: receipt again
     else
     if (!pa_burst_has (self->burst, id)) {
         //  Kept, logged and receipted with the rest of the burst, in order
@@ -197,7 +198,7 @@ s_handle_delivery (pa_agent_t *self, Passerelle__Delivery *delivery)
     if (pa_store_inbox_has (self->store, header->event_id.data)) {
         //  A redelivery (our receipt was lost): receipt again, keep once
         self->counts.duplicates++;
-        s_send_receipt (self, header->event_id.data, hash);
+        s_queue_receipt (self, header->event_id.data, hash);
     }
     else
     if (pa_burst_has (self->burst, header->event_id.data))

@@ -133,37 +133,24 @@ pa_burst_commit (pa_burst_t *self, pa_store_t *store, pl_receipt_batch_t *receip
     if (self->count == 0)
         return 0;
     uint64_t now = pl_now_ms ();
-    pa_inbox_item_t *all = calloc (self->count, sizeof *all);
-    bool kept [PL_RECEIPT_ITEMS_MAX] = { false };
-    bool together = false;
-    if (all) {
-        for (size_t i = 0; i < self->count; i++)
-            all [i] = s_inbox_item (&self->items [i], now);
-        together = pa_store_inbox_add_all (store, all, self->count) == 0;
-        free (all);
-    }
+    pa_inbox_item_t all [PL_RECEIPT_ITEMS_MAX];
+    for (size_t i = 0; i < self->count; i++)
+        all [i] = s_inbox_item (&self->items [i], now);
+    bool together = pa_store_inbox_add_all (store, all, self->count) == 0;
     if (!together && self->count > 1)
         log_warn ("inbox: a burst of %zu could not be kept in one commit (%s): keeping each "
                   "on its own", self->count, pa_store_error (store));
-    for (size_t i = 0; i < self->count; i++) {
-        kept [i] = together;
-        if (together)
-            continue;
-        //  One by one, so that what the store can take is kept
-        item_t *item = &self->items [i];
-        pa_inbox_item_t one = s_inbox_item (item, now);
-        kept [i] = pa_store_inbox_add_all (store, &one, 1) == 0;
-        char hex [PL_EVENT_ID_SIZE * 2 + 1];
-        if (!kept [i])
-            log_warn ("%s %s not kept (%s): not receipted, the broker will resend it",
-                      item->is_notice? "notice": "delivery", pl_event_id_hex (item->id, hex),
-                      pa_store_error (store));
-    }
     size_t count = 0;
     for (size_t i = 0; i < self->count; i++) {
         item_t *item = &self->items [i];
-        if (!kept [i])
+        //  If the burst failed, one by one, so that what the store can take is kept
+        if (!together && pa_store_inbox_add_all (store, &all [i], 1) != 0) {
+            char hex [PL_EVENT_ID_SIZE * 2 + 1];
+            log_warn ("%s %s not kept (%s): not receipted, the broker will resend it",
+                      item->is_notice? "notice": "delivery", pl_event_id_hex (item->id, hex),
+                      pa_store_error (store));
             continue;
+        }
         if (*item->log_line)
             log_info ("%s", item->log_line);
         pl_receipt_batch_add (receipts, keys, socket, item->id, item->hash);

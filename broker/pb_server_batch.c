@@ -162,9 +162,10 @@ s_send_owed (server_t *self, pb_client_t *client, const uint8_t *id, zframe_t *b
     }
     if (pb_server_send_frame (self, client->routing_id, body) != 0)
         return -1;
-    //  The value is the delivery's size (never 0: a Delivery is never empty)
-    zhashx_insert (client->in_flight, hex, (void *) (uintptr_t) (size? size: 1));
-    client->in_flight_bytes += size? size: 1;
+    //  The value is the delivery's size, never 0: a packed Message always
+    //  holds its version
+    zhashx_insert (client->in_flight, hex, (void *) (uintptr_t) size);
+    client->in_flight_bytes += size;
     return 0;
 }
 
