@@ -208,7 +208,8 @@ s_handle_delivery (pa_agent_t *self, Passerelle__Delivery *delivery)
         log_warn ("delivery %s: publisher %s is not in our directory; not accepted", hex,
                   header->publisher);
     else
-    if ((err = pl_envelope_open (envelope, self->keys, publisher->public_key, &plaintext, &size))
+    if ((err = pl_envelope_open (envelope, self->keys, publisher->public_key,
+                                 &self->bursts_seen, &plaintext, &size))
         != PL_OK) {
         self->counts.undecryptable++;
         log_warn ("delivery %s from %s refused: %s", hex, header->publisher, pl_err_str (err));
@@ -521,7 +522,7 @@ s_handle_inbox_request (pa_agent_t *self, zframe_t *routing_id, json_t *request)
 static void
 s_handle_status_request (pa_agent_t *self, zframe_t *routing_id)
 {
-    json_t *counts = json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+    json_t *counts = json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
         "published", (json_int_t) self->counts.published,
         "accepted", (json_int_t) self->counts.accepted,
         "refused", (json_int_t) self->counts.refused,
@@ -530,7 +531,9 @@ s_handle_status_request (pa_agent_t *self, zframe_t *routing_id)
         "undecryptable", (json_int_t) self->counts.undecryptable,
         "connects", (json_int_t) self->counts.connects,
         "retries", (json_int_t) self->counts.retries,
-        "checkpoints", (json_int_t) self->counts.checkpoints);
+        "checkpoints", (json_int_t) self->counts.checkpoints,
+        "bursts", (json_int_t) self->counts.bursts,
+        "burst_events", (json_int_t) self->counts.burst_events);
     json_t *reply = json_pack ("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:o}",
         "agency", pl_keys_id (self->keys), "broker", self->config->broker_endpoint,
         "connected", self->connected,
@@ -636,6 +639,10 @@ s_handle_control (zloop_t *loop, zsock_t *control, void *arg)
     zframe_destroy (&routing_id);
     zframe_destroy (&body);
     zmsg_destroy (&msg);
+    //  Publishes that arrived together go together, under one signature:
+    //  sent once no request is waiting, or after a few ms of back to back
+    if (!(zsock_events (control) & ZMQ_POLLIN) || pa_publisher_send_is_due (self, pl_now_ms ()))
+        pa_publisher_send (self);
     return 0;
 }
 
@@ -763,6 +770,9 @@ s_agent_start (pa_agent_t *self)
 static void
 s_agent_destroy (pa_agent_t *self)
 {
+    //  Events accepted in the last few ms and not sent: the outbox has them
+    self->connected = false;
+    pa_publisher_send (self);
     zactor_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     zsock_destroy (&self->control);

@@ -11,6 +11,7 @@
 #include "pa_burst.h"
 #include "pa_config.h"
 #include "pa_store.h"
+#include "pl_burst.h"
 #include "pl_directory.h"
 #include "pl_keys.h"
 #include "pl_receipt.h"
@@ -53,9 +54,20 @@ typedef struct {
     int receipt_timer;              //  zloop timer sending them, or -1
     size_t receipt_bytes;           //  about how many bytes of deliveries they stand for
     pa_burst_t *burst;              //  deliveries of this burst, kept by one commit
+    pl_burst_seen_t bursts_seen;    //  publishers' signed bursts already verified
+    //  Outbox events about to be sent, signed together when they go
+    //  (pa_publisher_send): the envelopes are ours, copies of the outbox's
+    struct {
+        uint8_t *envelope [PL_BURST_MAX];
+        size_t size [PL_BURST_MAX];
+        uint8_t event_id [PL_BURST_MAX][16];
+        uint32_t attempts [PL_BURST_MAX];
+        size_t count, bytes;
+        uint64_t first_ms;          //  when the first of them was added
+    } sending;
     struct {
         uint64_t published, accepted, refused, delivered, duplicates, undecryptable,
-                 connects, retries, checkpoints;
+                 connects, retries, checkpoints, bursts, burst_events;
     } counts;
 } pa_agent_t;
 
@@ -70,6 +82,12 @@ void pa_publisher_request (pa_agent_t *self, zframe_t *routing_id, json_t *reque
 void pa_publisher_ack (pa_agent_t *self, Passerelle__PublishAck *ack);
 /*  Send what the outbox holds that is due (all of it when everything is).  */
 void pa_publisher_flush (pa_agent_t *self, bool everything);
+/*  Send the events accepted and not sent yet, as one signed burst. The
+ *  control handler calls it once no request is waiting, so that requests
+ *  that arrive together go together.  */
+void pa_publisher_send (pa_agent_t *self);
+/*  True when events accepted have waited long enough for more.  */
+bool pa_publisher_send_is_due (pa_agent_t *self, uint64_t now_ms);
 /*  Answer callers whose broker answer did not come in time.  */
 void pa_publisher_expire_waiters (pa_agent_t *self, uint64_t now_ms);
 /*  {"op":"proof","event_id":HEX}: ask the broker to prove one of our

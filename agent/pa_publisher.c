@@ -13,6 +13,7 @@
 #include "pa_agent_int.h"
 #include "pa_publish.h"
 #include "pa_witness.h"
+#include "pl_burst.h"
 #include "pl_merkle.h"
 #include "pl_envelope.h"
 #include "pl_log.h"
@@ -110,6 +111,89 @@ s_send_envelope (pa_agent_t *self, const uint8_t *bytes, size_t size)
     return rc;
 }
 
+//  --------------------------------------------------------------------------
+//  Sending, in signed bursts
+//
+//  What goes out together is signed together (pl_burst): one Ed25519
+//  signature for up to PL_BURST_MAX events, which the broker and each
+//  recipient then check once rather than once per event. The outbox keeps
+//  every envelope signed on its own, so that one can always go alone, and
+//  a resend is signed again as part of whatever burst it goes out with.
+
+#define SENDING_BYTES_MAX  (8 * 1024 * 1024)
+//  A busy agent (requests queued back to back) sends at least this often
+#define SENDING_BUSY_MS    2
+
+bool
+pa_publisher_send_is_due (pa_agent_t *self, uint64_t now_ms)
+{
+    return self->sending.count > 0 && now_ms >= self->sending.first_ms + SENDING_BUSY_MS;
+}
+
+void
+pa_publisher_send (pa_agent_t *self)
+{
+    size_t count = self->sending.count;
+    if (count == 0)
+        return;
+    uint8_t *burst [PL_BURST_MAX];
+    size_t burst_size [PL_BURST_MAX];
+    bool signed_together = false;
+    if (count > 1 && self->connected) {
+        char why [200] = "";
+        pl_err_t err = pl_burst_sign (self->keys, (const uint8_t *const *) self->sending.envelope,
+                                      self->sending.size, count, burst, burst_size, why,
+                                      sizeof why);
+        if (err == PL_OK)
+            signed_together = true;
+        else
+            log_warn ("%zu events could not be signed as one burst (%s: %s); each goes with "
+                      "its own signature", count, pl_err_str (err), why);
+    }
+    uint64_t now = pl_now_ms ();
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *bytes = signed_together? burst [i]: self->sending.envelope [i];
+        size_t size = signed_together? burst_size [i]: self->sending.size [i];
+        //  Not connected: nothing is lost, the outbox sends it on reconnection
+        if (self->connected && s_send_envelope (self, bytes, size) == 0) {
+            uint32_t attempts = self->sending.attempts [i];
+            pa_store_outbox_attempted (self->store, self->sending.event_id [i],
+                                       now + s_backoff_ms (self, attempts + 1));
+            if (attempts > 0)
+                self->counts.retries++;
+        }
+        if (signed_together)
+            free (burst [i]);
+        free (self->sending.envelope [i]);
+        self->sending.envelope [i] = NULL;
+    }
+    if (signed_together) {
+        self->counts.bursts++;
+        self->counts.burst_events += count;
+    }
+    self->sending.count = 0;
+    self->sending.bytes = 0;
+}
+
+//  Add an outbox event to what goes next (taking envelope); what is already
+//  there goes first when this would overfill it.
+static void
+s_sending_add (pa_agent_t *self, const uint8_t *event_id, uint8_t *envelope, size_t size,
+               uint32_t attempts)
+{
+    if (self->sending.count == PL_BURST_MAX
+    ||  (self->sending.count > 0 && self->sending.bytes + size > SENDING_BYTES_MAX))
+        pa_publisher_send (self);
+    size_t i = self->sending.count++;
+    if (i == 0)
+        self->sending.first_ms = pl_now_ms ();
+    self->sending.envelope [i] = envelope;
+    self->sending.size [i] = size;
+    memcpy (self->sending.event_id [i], event_id, sizeof self->sending.event_id [i]);
+    self->sending.attempts [i] = attempts;
+    self->sending.bytes += size;
+}
+
 //  True for what travels ahead of ordinary traffic: a risk escalation, or
 //  any event of risk high and above (as in the broker's queues).
 static bool
@@ -136,16 +220,13 @@ s_flush_pass (pa_agent_t *self, bool everything, bool escalations, int budget)
         && pa_store_outbox_next (self->store, after, everything? UINT64_MAX: now, &item) == 0) {
         after = item.sequence;
         if (s_is_escalation (item.envelope, item.size) == escalations) {
-            if (s_send_envelope (self, item.envelope, item.size) == 0) {
-                pa_store_outbox_attempted (self->store, item.event_id,
-                                           now + s_backoff_ms (self, item.attempts + 1));
-                if (item.attempts > 0)
-                    self->counts.retries++;
-            }
+            s_sending_add (self, item.event_id, item.envelope, item.size, item.attempts);
+            item.envelope = NULL;
             budget--;
         }
     }
     pa_store_pending_clear (&item);
+    pa_publisher_send (self);
     return budget;
 }
 
@@ -154,6 +235,8 @@ pa_publisher_flush (pa_agent_t *self, bool everything)
 {
     if (!self->connected)
         return;
+    //  What was accepted and not sent yet goes first, as it is due too
+    pa_publisher_send (self);
     //  Escalations waiting in the outbox (after a reconnection, say) go
     //  first; bounded per call, a large backlog drains over several ticks
     int budget = s_flush_pass (self, everything, true, 200);
@@ -228,8 +311,11 @@ pa_publisher_request (pa_agent_t *self, zframe_t *routing_id, json_t *request)
     log_info ("publish event %s case %s type %s to %zu recipient(s), sequence %llu%s",
               pl_event_id_hex (event_id, hex), header->case_ref, header->event_type, count,
               (unsigned long long) header->sequence, self->connected? "": " (queued: not connected)");
-    if (self->connected && s_send_envelope (self, envelope, envelope_size) == 0)
-        pa_store_outbox_attempted (self->store, event_id, now + s_backoff_ms (self, 1));
+    //  Sent with whatever else arrived meanwhile (pa_publisher_send)
+    if (self->connected) {
+        s_sending_add (self, event_id, envelope, envelope_size, 0);
+        envelope = NULL;
+    }
 done:
     free (envelope);
     pa_publish_destroy (&publish);

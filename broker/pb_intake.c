@@ -5,6 +5,7 @@
  *  over that header, the batch sees when it acts (a duplicate in the same
  *  group then finds nothing owed).  */
 #include "pb_intake.h"
+#include "pl_burst.h"
 #include "pl_wire.h"
 
 size_t
@@ -35,6 +36,10 @@ pb_intake_read (pb_broker_t *broker, zsock_t *router, pb_inbound_t *items, size_
     return count;
 }
 
+//  Each checking thread (the pool's and the server's) remembers the bursts
+//  it verified, so that a burst of events costs it one signature check
+static _Thread_local pl_burst_seen_t s_bursts_seen;
+
 static void
 s_check_publish (pb_inbound_t *in)
 {
@@ -49,7 +54,8 @@ s_check_publish (pb_inbound_t *in)
     if (strcmp (header->publisher, in->peer->id) != 0)
         in->wrong_publisher = true;
     else
-        in->envelope_err = pl_envelope_verify (in->envelope, in->peer->public_key);
+        in->envelope_err = pl_envelope_verify_seen (in->envelope, in->peer->public_key,
+                                                    &s_bursts_seen);
 }
 
 static void

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <stdarg.h>
 #include "pl_envelope.h"
+#include "pl_burst.h"
 #include "pl_vocab.h"
 
 #define PAYLOAD_KEY_SIZE  crypto_aead_xchacha20poly1305_ietf_KEYBYTES
@@ -443,6 +444,8 @@ pl_envelope_from_wire (const Passerelle__Envelope *wire, pl_err_t *err,
             *err = s_bad (PL_ERR_MALFORMED, why, why_size, "sealed key %zu is malformed", i);
             return NULL;
         }
+    if (wire->burst && (*err = pl_burst_check_shape (wire->burst, why, why_size)) != PL_OK)
+        return NULL;
     Passerelle__EventHeader *header =
         passerelle__event_header__unpack (NULL, wire->header.len, wire->header.data);
     if (!header) {
@@ -502,6 +505,17 @@ pl_envelope_destroy (pl_envelope_t **self_p)
 pl_err_t
 pl_envelope_verify (pl_envelope_t *self, const uint8_t *publisher_pk)
 {
+    return pl_envelope_verify_seen (self, publisher_pk, NULL);
+}
+
+pl_err_t
+pl_envelope_verify_seen (pl_envelope_t *self, const uint8_t *publisher_pk, pl_burst_seen_t *seen)
+{
+    if (self->wire->burst) {
+        if (!pl_burst_verify (self->wire, self->header->publisher, publisher_pk, seen))
+            return PL_ERR_BAD_SIGNATURE;
+    }
+    else
     if (!pl_signature_verify (publisher_pk, self->wire->header.data, self->wire->header.len,
                               self->wire->signature.data))
         return PL_ERR_BAD_SIGNATURE;
@@ -531,11 +545,11 @@ pl_envelope_is_sealed_for (pl_envelope_t *self, const char *id)
 
 pl_err_t
 pl_envelope_open (pl_envelope_t *self, pl_keys_t *recipient, const uint8_t *publisher_pk,
-                  uint8_t **plaintext, size_t *plaintext_size)
+                  pl_burst_seen_t *seen, uint8_t **plaintext, size_t *plaintext_size)
 {
     *plaintext = NULL;
     *plaintext_size = 0;
-    pl_err_t err = pl_envelope_verify (self, publisher_pk);
+    pl_err_t err = pl_envelope_verify_seen (self, publisher_pk, seen);
     if (err != PL_OK)
         return err;
     const Passerelle__SealedKey *sealed = s_sealed_key_for (self, pl_keys_id (recipient));

@@ -5,7 +5,8 @@
  *          (crypto_box_seal to its X25519 key), hash nonce, ciphertext and
  *          sealed keys into the header with a commitment to the key,
  *          serialise the header once and sign those bytes.
- *  verify  (broker) structure, limits, vocabulary, signature, payload hash.
+ *  verify  (broker) structure, limits, vocabulary, signature (over the
+ *          header, or over a burst of headers: pl_burst), payload hash.
  *          Needs no secret and learns nothing of the content.
  *  open    (recipient's agent) verify, find our sealed key, check it is
  *          the committed key, decrypt. So no one in transit can alter
@@ -85,12 +86,22 @@ pl_envelope_t *pl_envelope_from_wire (const Passerelle__Envelope *wire,
 
 void pl_envelope_destroy (pl_envelope_t **self_p);
 
-/*  Signature by publisher_pk over the header bytes, and payload hash.  */
+/*  Bursts already verified (pl_burst.h).  */
+typedef struct _pl_burst_seen_t pl_burst_seen_t;
+
+/*  Signature by publisher_pk, over the header bytes or (with a BurstProof)
+ *  over the burst holding them, and payload hash.  */
 pl_err_t pl_envelope_verify (pl_envelope_t *self, const uint8_t *publisher_pk);
 
-/*  Verify, then decrypt for recipient. *plaintext is malloc'd.  */
+/*  The same, remembering in seen (may be NULL) the bursts verified, so that
+ *  the next event of a burst costs a few hashes, not a signature check.  */
+pl_err_t pl_envelope_verify_seen (pl_envelope_t *self, const uint8_t *publisher_pk,
+                                  pl_burst_seen_t *seen);
+
+/*  Verify (with seen, as above), then decrypt for recipient. *plaintext is
+ *  malloc'd.  */
 pl_err_t pl_envelope_open (pl_envelope_t *self, pl_keys_t *recipient,
-                           const uint8_t *publisher_pk,
+                           const uint8_t *publisher_pk, pl_burst_seen_t *seen,
                            uint8_t **plaintext, size_t *plaintext_size);
 
 const Passerelle__EventHeader *pl_envelope_header (pl_envelope_t *self);

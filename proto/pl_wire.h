@@ -12,10 +12,12 @@
 
 /*  The version every Message carries, apart from the event header's
  *  (PL_PROTOCOL_VERSION, signed into each event). 2: receipts signed per
- *  burst (pl_receipt). A peer of another version is refused with
- *  bad_version on every message, loudly, rather than half understood: a
- *  version-1 receipt would otherwise look empty and queues never drain.  */
-#define PL_WIRE_VERSION 2
+ *  burst (pl_receipt). 3: publishes may be signed per burst (pl_burst). A
+ *  peer of another version is refused with bad_version on every message,
+ *  loudly, rather than half understood: a version-1 receipt would look
+ *  empty and queues never drain, and a version-2 broker would take a burst
+ *  signature for a forged one and refuse the event for good.  */
+#define PL_WIRE_VERSION 3
 
 /*  A frame holding msg, or NULL when out of memory.  */
 zframe_t *pl_wire_pack (Passerelle__Message *msg);

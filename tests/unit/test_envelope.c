@@ -218,7 +218,7 @@ s_assert_open (pl_envelope_t *env, pl_keys_t *recipient, const uint8_t *publishe
 {
     uint8_t *plain = (uint8_t *) "sentinel";
     size_t plain_size = 12345;
-    pl_err_t err = pl_envelope_open (env, recipient, publisher_pk, &plain, &plain_size);
+    pl_err_t err = pl_envelope_open (env, recipient, publisher_pk, NULL, &plain, &plain_size);
     ck_assert_msg (err == expected, "%s opens with '%s', expected '%s'", pl_keys_id (recipient),
                    pl_err_str (err), pl_err_str (expected));
     if (expected == PL_OK) {
@@ -2291,7 +2291,7 @@ START_TEST (no_single_byte_change_opens_at_all)
                 uint8_t *plain = NULL;
                 size_t plain_size = 0;
                 err = pl_envelope_open (env, s_recipient [i], pl_keys_public (s_publisher),
-                                        &plain, &plain_size);
+                                        NULL, &plain, &plain_size);
                 if (err == PL_OK) {
                     ck_assert_uint_eq (plain_size, sizeof s_payload);
                     ck_assert_mem_eq (plain, s_payload, sizeof s_payload);
