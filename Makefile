@@ -17,7 +17,7 @@ B       ?= build
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-PKGS      := libczmq libzmq libsodium libprotobuf-c lmdb jansson libmicrohttpd
+PKGS      := libczmq libzmq libsodium nettle libprotobuf-c lmdb jansson libmicrohttpd
 DEPS_OK   := $(shell deploy/install-deps >&2 && echo yes)
 ifneq ($(DEPS_OK),yes)
 $(error missing dependencies: see the apt-get line above)

@@ -16,6 +16,7 @@
 #include "pa_agent.h"
 #include "pa_agent_int.h"
 #include "pa_witness.h"
+#include "pl_hash.h"
 #include "pl_envelope.h"
 #include "pl_daemon.h"
 #include "pl_log.h"
@@ -153,7 +154,7 @@ s_handle_notice (pa_agent_t *self, Passerelle__Delivery *delivery)
         return;
     }
     uint8_t hash [PL_HASH_SIZE];
-    crypto_hash_sha256 (hash, delivery->notice.data, delivery->notice.len);
+    pl_sha256 (hash, delivery->notice.data, delivery->notice.len);
     const uint8_t *id = notice->notice_id.data;
     if (pa_store_inbox_has (self->store, id))
         s_queue_receipt (self, id, hash);       //  kept already: receipt again

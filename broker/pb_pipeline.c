@@ -7,6 +7,7 @@
 #include "pb_pipeline.h"
 #include "pb_intake.h"
 #include "pb_journal.h"
+#include "pl_hash.h"
 #include "pl_log.h"
 #include "pl_wire.h"
 
@@ -34,7 +35,7 @@ pb_broker_notice (pb_broker_t *self, const char *agency, const char *kind, const
     if (!bytes)
         return -1;
     passerelle__notice__pack (&notice, bytes);
-    crypto_hash_sha256 (hash, bytes, size);
+    pl_sha256 (hash, bytes, size);
     pl_keys_sign (self->keys, bytes, size, signature);
     Passerelle__Delivery delivery = PASSERELLE__DELIVERY__INIT;
     delivery.notice.data = bytes;

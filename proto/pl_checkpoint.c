@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sodium.h>
 #include "pl_checkpoint.h"
+#include "pl_hash.h"
 
 #define HASH_SIZE       PL_MERKLE_HASH_SIZE
 #define KEY_ID_SIZE     4
@@ -124,13 +125,13 @@ static void
 s_key_id (const char *name, size_t name_size, const uint8_t *public_key, uint8_t *id)
 {
     static const uint8_t separator [2] = { '\n', ALG_ED25519 };
-    uint8_t digest [crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_state state;
-    crypto_hash_sha256_init (&state);
-    crypto_hash_sha256_update (&state, (const uint8_t *) name, name_size);
-    crypto_hash_sha256_update (&state, separator, sizeof separator);
-    crypto_hash_sha256_update (&state, public_key, PL_PUBLIC_KEY_SIZE);
-    crypto_hash_sha256_final (&state, digest);
+    uint8_t digest [PL_SHA256_SIZE];
+    pl_sha256_t state;
+    pl_sha256_init (&state);
+    pl_sha256_update (&state, name, name_size);
+    pl_sha256_update (&state, separator, sizeof separator);
+    pl_sha256_update (&state, public_key, PL_PUBLIC_KEY_SIZE);
+    pl_sha256_final (&state, digest);
     memcpy (id, digest, KEY_ID_SIZE);
 }
 

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include "pl_envelope.h"
 #include "pl_burst.h"
+#include "pl_hash.h"
 #include "pl_vocab.h"
 
 #define PAYLOAD_KEY_SIZE  crypto_aead_xchacha20poly1305_ietf_KEYBYTES
@@ -68,17 +69,17 @@ static void
 s_payload_hash (const uint8_t *nonce, const uint8_t *cipher, size_t cipher_size,
                 Passerelle__SealedKey **keys, size_t key_count, uint8_t *hash)
 {
-    crypto_hash_sha256_state state;
-    crypto_hash_sha256_init (&state);
-    crypto_hash_sha256_update (&state, nonce, NONCE_SIZE);
-    crypto_hash_sha256_update (&state, cipher, cipher_size);
+    pl_sha256_t state;
+    pl_sha256_init (&state);
+    pl_sha256_update (&state, nonce, NONCE_SIZE);
+    pl_sha256_update (&state, cipher, cipher_size);
     for (size_t i = 0; i < key_count; i++) {
         uint8_t len = (uint8_t) strlen (keys [i]->recipient);
-        crypto_hash_sha256_update (&state, &len, 1);
-        crypto_hash_sha256_update (&state, (const uint8_t *) keys [i]->recipient, len);
-        crypto_hash_sha256_update (&state, keys [i]->sealed.data, keys [i]->sealed.len);
+        pl_sha256_update (&state, &len, 1);
+        pl_sha256_update (&state, keys [i]->recipient, len);
+        pl_sha256_update (&state, keys [i]->sealed.data, keys [i]->sealed.len);
     }
-    crypto_hash_sha256_final (&state, hash);
+    pl_sha256_final (&state, hash);
 }
 
 static void
@@ -601,5 +602,5 @@ pl_envelope_wire (pl_envelope_t *self)
 void
 pl_envelope_header_hash (pl_envelope_t *self, uint8_t *hash)
 {
-    crypto_hash_sha256 (hash, self->wire->header.data, self->wire->header.len);
+    pl_sha256 (hash, self->wire->header.data, self->wire->header.len);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include "pl_hash.h"
 #include "pl_merkle.h"
 
 #define HASH_SIZE   PL_MERKLE_HASH_SIZE
@@ -21,11 +22,11 @@ void
 pl_merkle_leaf_hash (const void *data, size_t size, uint8_t *out)
 {
     static const uint8_t prefix = 0x00;
-    crypto_hash_sha256_state state;
-    crypto_hash_sha256_init (&state);
-    crypto_hash_sha256_update (&state, &prefix, 1);
-    crypto_hash_sha256_update (&state, (const uint8_t *) data, size);
-    crypto_hash_sha256_final (&state, out);
+    pl_sha256_t state;
+    pl_sha256_init (&state);
+    pl_sha256_update (&state, &prefix, 1);
+    pl_sha256_update (&state, data, size);
+    pl_sha256_final (&state, out);
 }
 
 void
@@ -37,13 +38,13 @@ pl_merkle_node_hash (const uint8_t *left, const uint8_t *right, uint8_t *out)
     buffer [0] = 0x01;
     memcpy (buffer + 1, left, HASH_SIZE);
     memcpy (buffer + 1 + HASH_SIZE, right, HASH_SIZE);
-    crypto_hash_sha256 (out, buffer, sizeof buffer);
+    pl_sha256 (out, buffer, sizeof buffer);
 }
 
 void
 pl_merkle_empty_root (uint8_t *out)
 {
-    crypto_hash_sha256 (out, NULL, 0);
+    pl_sha256 (out, NULL, 0);
 }
 
 static bool

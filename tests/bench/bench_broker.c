@@ -57,6 +57,7 @@
 #include "bench_broker.h"
 #include "pl_burst.h"
 #include "pl_envelope.h"
+#include "pl_hash.h"
 #include "pl_receipt.h"
 #include "pl_wire.h"
 #include "passerelle.pb-c.h"
@@ -346,7 +347,7 @@ s_on_message (recipient_t *self, zsock_t *dealer, zframe_t *frame)
             atomic_fetch_add (&self->delivered, 1);     //  publishes the slot too
         }
         uint8_t hash [PL_HASH_SIZE];
-        crypto_hash_sha256 (hash, envelope->header.data, envelope->header.len);
+        pl_sha256 (hash, envelope->header.data, envelope->header.len);
         s_send_receipt (self, dealer, header->event_id.data, hash);
         atomic_fetch_add (&self->receipts, 1);
     }

@@ -3,8 +3,8 @@
  *  Issue 4 asks that verify process >= 1,000,000 entries a minute and that
  *  the broker be ready < 1 s after a restart at 1,000,000 entries. Absolute
  *  figures depend on the machine, so each is also given as a ratio to a
- *  baseline measured in the same run: raw SHA-256 (libsodium
- *  crypto_hash_sha256) of N inputs the size of a node hash's. One append
+ *  baseline measured in the same run: raw SHA-256 (pl_sha256, the hash
+ *  the tree uses) of N inputs the size of a node hash's. One append
  *  costs about two of those (the leaf, and on average one node); the
  *  ratio says how close the tree is to that floor.
  *
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <sodium.h>
+#include "pl_hash.h"
 #include "pl_merkle.h"
 
 #define LEAVES      1000000
@@ -67,7 +68,7 @@ main (void)
     double start = s_now ();
     for (uint32_t i = 0; i < LEAVES; i++) {
         memcpy (input + 1, &i, sizeof i);
-        crypto_hash_sha256 (digest, input, sizeof input);
+        pl_sha256 (digest, input, sizeof input);
         input [5] ^= digest [0];
     }
     double baseline = LEAVES / (s_now () - start);
