@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <czmq.h>
+#include <jansson.h>
 #include <lmdb.h>
 #include <unistd.h>
 #include "pl_test.h"
@@ -335,21 +336,25 @@ START_TEST (a_full_store_refuses_publishes_cleanly_and_keeps_delivering)
 }
 END_TEST
 
-//  pp-paris's agent with map-size bytes for its store (its .cfg rewritten)
+//  id's agent with `setting = value` (its .cfg rewritten, any earlier line
+//  of that setting dropped); it applies from the agent's next start
 static void
-s_set_agent_map (pe_net_t *net, const char *map_size)
+s_set_agent (pe_net_t *net, const char *id, const char *setting, const char *value)
 {
-    char *path = strdup (pe_net_path (net, "pp-paris.cfg"));
+    char name [128], prefix [128];
+    snprintf (name, sizeof name, "%s.cfg", id);
+    snprintf (prefix, sizeof prefix, "    %s =", setting);
+    char *path = strdup (pe_net_path (net, name));
     FILE *file = fopen (path, "r");
     ck_assert_ptr_nonnull (file);
     char text [4096] = "", line [512];
     while (fgets (line, sizeof line, file))
-        if (!strstr (line, "map-size"))
+        if (strncmp (line, prefix, strlen (prefix)) != 0)
             strncat (text, line, sizeof text - strlen (text) - 1);
     fclose (file);
     file = fopen (path, "w");
     ck_assert_ptr_nonnull (file);
-    fprintf (file, "%s    map-size = %s\n", text, map_size);
+    fprintf (file, "%s    %s = %s\n", text, setting, value);
     fclose (file);
     free (path);
 }
@@ -365,7 +370,7 @@ START_TEST (an_agent_that_cannot_keep_a_delivery_does_not_receipt_it)
     ck_assert_int_eq (pe_net_write_directory (net, NULL), 0);
     ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
     ck_assert_int_eq (pe_net_start_agent (net, "police-paris", true), 0);
-    s_set_agent_map (net, "262144");
+    s_set_agent (net, "pp-paris", "map-size", "262144");
     ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
     size_t size = 400000;
     char *payload = malloc (size + 1);
@@ -388,7 +393,7 @@ START_TEST (an_agent_that_cannot_keep_a_delivery_does_not_receipt_it)
     free (log);
     //  Room at last: it arrives, is kept once, and only now is receipted
     ck_assert_int_eq (pe_net_stop_agent (net, "pp-paris"), 0);
-    s_set_agent_map (net, "16777216");
+    s_set_agent (net, "pp-paris", "map-size", "16777216");
     ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
     ck_assert (pe_net_wait_log (net, "broker", "by pp-paris", 10000));
     r = pe_net_cli (net, "pp-paris", NULL, "inbox", "--json", NULL);
@@ -396,6 +401,105 @@ START_TEST (an_agent_that_cannot_keep_a_delivery_does_not_receipt_it)
     const char *first = strstr (r.out, "LARGE-REPORT-");
     ck_assert_msg (first && !strstr (first + 1, "LARGE-REPORT-"), "inbox: %.300s", r.out);
     pe_result_free (&r);
+    pe_net_destroy (&net);
+}
+END_TEST
+
+#define BACKLOG 5                   //  events published while the broker is down
+
+//  A number from id's `passerelle status --json`: in group (e.g. "counts"),
+//  or at the top when group is NULL; -1 when it is not there
+static long long
+s_status_number (pe_net_t *net, const char *id, const char *group, const char *name)
+{
+    pe_result_t r = pe_net_cli (net, id, NULL, "status", "--json", NULL);
+    json_t *status = json_loads (r.out, 0, NULL);
+    json_t *value = json_object_get (group? json_object_get (status, group): status, name);
+    long long number = json_is_integer (value)? (long long) json_integer_value (value): -1;
+    json_decref (status);
+    pe_result_free (&r);
+    return number;
+}
+
+//  How many of pp-paris's inbox events have exactly payload as their payload
+static int
+s_inbox_payloads (pe_net_t *net, const char *payload)
+{
+    pe_result_t r = pe_net_cli (net, "pp-paris", NULL, "inbox", "--json", NULL);
+    ck_assert_int_eq (r.status, 0);
+    int count = 0;
+    char *save = NULL;
+    for (char *line = strtok_r (r.out, "\n", &save); line; line = strtok_r (NULL, "\n", &save)) {
+        json_t *event = json_loads (line, 0, NULL);
+        ck_assert_msg (event, "inbox line is not JSON: %s", line);
+        const char *text = json_string_value (json_object_get (event, "payload"));
+        count += text && streq (text, payload);
+        json_decref (event);
+    }
+    pe_result_free (&r);
+    return count;
+}
+
+//  What an agent accepted while it could not reach the broker waits in its
+//  outbox; when the broker is back, the agent sends it all together, signed
+//  as one burst (one signature over the Merkle root of the headers, each
+//  event carrying its place in it: pl_burst). Each event must be accepted
+//  and kept by pp-paris's agent once with its payload as published (that
+//  agent checks each event's place in the burst again before it opens it),
+//  and the publisher's counters must show the backlog went as a burst: sent
+//  one by one, each signed alone, it would be delivered just the same.
+START_TEST (an_agent_sends_its_backlog_signed_as_one_burst)
+{
+    pe_net_t *net = pe_net_new ();
+    ck_assert_ptr_nonnull (net);
+    ck_assert_int_eq (pe_net_add_agency (net, "police-paris", "police", "paris", true), 0);
+    ck_assert_int_eq (pe_net_add_agency (net, "pp-paris", "perpetrator_programme", "paris", true), 0);
+    ck_assert_int_eq (pe_net_write_directory (net, NULL), 0);
+    ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
+    //  Publishes say "queued" after 1 s rather than 5: a shorter outage
+    s_set_agent (net, "police-paris", "publish-timeout", "1s");
+    ck_assert_int_eq (pe_net_start_agent (net, "police-paris", true), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
+    ck_assert_int_eq (pe_net_stop_broker (net), 0);
+    ck_assert (pe_net_wait_connected (net, "police-paris", false, 5000));
+    //  Case workers publish meanwhile, all at once: each event is kept in
+    //  the outbox, and its publisher told it is queued (exit 6)
+    pid_t publishers [BACKLOG];
+    for (int n = 0; n < BACKLOG; n++)
+        if ((publishers [n] = fork ()) == 0)
+            _exit (s_publish (net, n, "backlog"));
+    for (int n = 0; n < BACKLOG; n++) {
+        int status = 0;
+        ck_assert_int_gt (publishers [n], 0);
+        ck_assert_int_eq (waitpid (publishers [n], &status, 0), publishers [n]);
+        ck_assert_msg (WIFEXITED (status) && WEXITSTATUS (status) == 6,
+                       "publish %d with the broker down: status %d", n, status);
+    }
+    ck_assert_int_eq (s_status_number (net, "police-paris", NULL, "outbox"), BACKLOG);
+    ck_assert_int_eq (s_status_number (net, "police-paris", "counts", "bursts"), 0);
+    ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
+    ck_assert_msg (s_outbox_empty (net, "police-paris", 10000), "the backlog was never answered");
+    bool taken [EVENTS] = { false };
+    for (int n = 0; n < BACKLOG; n++)
+        taken [n] = true;
+    s_assert_delivered_once (net, taken, BACKLOG, 10000);
+    for (int n = 0; n < BACKLOG; n++) {
+        char payload [64];
+        snprintf (payload, sizeof payload, "{\"n\":\"EV-%03d\",\"pad\":\"backlog\"}", n);
+        ck_assert_msg (s_inbox_payloads (net, payload) == 1, "%s is not in the inbox once",
+                       payload);
+    }
+    long long bursts = s_status_number (net, "police-paris", "counts", "bursts");
+    long long events = s_status_number (net, "police-paris", "counts", "burst_events");
+    ck_assert_msg (bursts >= 1 && events >= BACKLOG, "the backlog did not go as a burst: %lld "
+                   "bursts, %lld events in them", bursts, events);
+    //  Neither end found a signature it could not check
+    char *log = pe_net_log (net, "broker");
+    ck_assert_msg (!strstr (log, "bad_signature") && !strstr (log, "bad signature"), "%s", log);
+    free (log);
+    log = pe_net_log (net, "pp-paris");
+    ck_assert_msg (!strstr (log, " refused: "), "%s", log);
+    free (log);
     pe_net_destroy (&net);
 }
 END_TEST
@@ -541,6 +645,7 @@ test_suite (void)
     tcase_add_test (tc, an_agent_notices_a_broker_that_rewrites_its_log);
     tcase_add_test (tc, deliveries_queued_before_the_wire_version_changed_still_arrive);
     tcase_add_test (tc, an_agency_gets_a_verified_proof_that_its_event_is_in_the_log);
+    tcase_add_test (tc, an_agent_sends_its_backlog_signed_as_one_burst);
     suite_add_tcase (suite, tc);
     return suite;
 }

@@ -333,6 +333,46 @@ START_TEST (large_deliveries_are_held_back_by_bytes_too)
 }
 END_TEST
 
+//  Events signed together (one publisher signature over the Merkle root of
+//  their headers) are still each checked on their own: passerelle-forge,
+//  with the police key, signs four events for pp-paris as one burst, alters
+//  the last one's header after signing and sends all four back to back.
+//  The broker must refuse that one alone, as bad_signature, and take the
+//  three others; pp-paris's agent, which checks each event's place in the
+//  burst again before it opens it, must receive those three, once each.
+//  The broker checks with one thread, so the altered event is checked
+//  right after its burst's signature was verified and remembered: trusting
+//  that memory without recomputing the root from the event's own header
+//  would let it through.
+START_TEST (a_burst_with_one_altered_event_loses_only_that_event)
+{
+    pe_net_t *net = s_police_and_programme ("    verify-threads = 0\n");
+    ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
+    pe_result_t r = pe_net_forge (net, "police-paris", "burst", "pp-paris", "--count", "4", NULL);
+    ck_assert_msg (r.status == 0, "forge exit %d: %s%s", r.status, r.out, r.err);
+    const char *answers = "ok: accepted\nok: accepted\nok: accepted\nbad_signature: ";
+    ck_assert_msg (strncmp (r.out, answers, strlen (answers)) == 0 && s_count (r.out, "\n") == 4,
+                   "forge said: %s", r.out);
+    pe_result_free (&r);
+    char *log = pe_net_log (net, "broker");
+    ck_assert_msg (s_count (log, "from police-paris: bad_signature") == 1, "%s", log);
+    ck_assert_msg (s_count (log, "police-paris -> pp-paris: allow") == 3, "%s", log);
+    free (log);
+    char *inbox = s_inbox_with (net, "pp-paris", "BURST-EVENT-2", 5000);
+    for (int i = 0; i < 3; i++) {
+        char tag [32];
+        snprintf (tag, sizeof tag, "BURST-EVENT-%d", i);
+        ck_assert_msg (s_count (inbox, tag) == 1, "%s: pp-paris inbox: %s", tag, inbox);
+    }
+    ck_assert_msg (!strstr (inbox, "BURST-EVENT-3"), "pp-paris inbox: %s", inbox);
+    free (inbox);
+    log = pe_net_log (net, "pp-paris");
+    ck_assert_msg (!strstr (log, " refused: "), "%s", log);
+    free (log);
+    pe_net_destroy (&net);
+}
+END_TEST
+
 START_TEST (malformed_and_oversized_messages_are_refused_and_others_still_served)
 {
     pe_net_t *net = s_paris ("    max-message = 65536\n");
@@ -483,6 +523,7 @@ test_suite (void)
     tcase_add_test (tc, a_receipt_counts_once_and_only_over_what_was_delivered);
     tcase_add_test (tc, a_connection_gets_no_more_deliveries_than_its_window);
     tcase_add_test (tc, large_deliveries_are_held_back_by_bytes_too);
+    tcase_add_test (tc, a_burst_with_one_altered_event_loses_only_that_event);
     tcase_add_test (tc, malformed_and_oversized_messages_are_refused_and_others_still_served);
     tcase_add_test (tc, sighup_after_removing_an_agency_revokes_it);
     tcase_add_test (tc, bad_files_and_bad_requests_get_clear_errors);

@@ -28,6 +28,15 @@
  *                   Prints "deliveries N N ..." (the count of each round):
  *                   with credit flow control no round exceeds the broker's
  *                   delivery-window (--to unused)
+ *      burst        --count events (default 4, at most 16), sealed for --to
+ *                   with its key from the broker's directory (so that its
+ *                   agent can open them), sequences 1..N, payload
+ *                   {"forged":true,"n":"BURST-EVENT-i"}, signed as one burst
+ *                   (pl_burst_sign) as an agent does; then the last one's
+ *                   header is altered after signing (a letter of its
+ *                   justification: still decodable, so only the signature
+ *                   can tell), and all are sent back to back. Prints one
+ *                   answer line per event, in burst order
  *
  *  Prints one line per broker answer: "STATUS: reason" (PublishAck or
  *  Error), or "no answer" after 3 s. Exit 0 when it got every answer.
@@ -36,7 +45,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <czmq.h>
+#include "pl_burst.h"
 #include "pl_envelope.h"
+#include "pl_hash.h"
 #include "pl_keys.h"
 #include "pl_receipt.h"
 #include "pl_wire.h"
@@ -44,7 +55,8 @@
 typedef struct {
     const char *mode, *key_path, *broker_key_path, *endpoint, *to, *as;
     size_t size;
-    size_t count;                   //  receipts: deliveries to wait for
+    size_t count;                   //  receipts: deliveries to wait for; burst: events
+                                    //  (0: the mode's default)
 } options_t;
 
 static zsock_t *
@@ -130,9 +142,13 @@ s_hello (zsock_t *dealer, const char *id)
     s_send (dealer, &msg);
 }
 
-//  A sealed envelope for opt->to; signer decides the publisher id.
-static Passerelle__Envelope *
-s_envelope (pl_keys_t *signer, const options_t *opt)
+//  An event for opt->to, sealed and signed by signer (who decides the
+//  publisher id), serialised; NULL on failure. to_key is the recipient's
+//  key, or NULL for one made up: the broker cannot check what it cannot
+//  open, so any key will do to be refused.
+static uint8_t *
+s_seal (pl_keys_t *signer, const options_t *opt, const uint8_t *to_key, uint64_t sequence,
+        const char *payload, size_t *size)
 {
     //  A referral the shipped policy lets the police send to a perpetrator
     //  programme: only the forgery itself should be what gets refused
@@ -140,7 +156,7 @@ s_envelope (pl_keys_t *signer, const options_t *opt)
     Passerelle__EventHeader header = PASSERELLE__EVENT_HEADER__INIT;
     header.case_ref = "FORGED-1";
     header.event_type = "referral";
-    header.sequence = 1;
+    header.sequence = sequence;
     header.created_at_ms = pl_now_ms ();
     header.valid_until_ms = header.created_at_ms + 3600000;
     header.categories = categories;
@@ -150,21 +166,28 @@ s_envelope (pl_keys_t *signer, const options_t *opt)
     header.justification = "forged by passerelle-forge";
     header.to_agencies = to;
     header.n_to_agencies = 1;
-    //  Any key will do to seal: the broker cannot check what it cannot open
-    pl_keys_t *someone = pl_keys_generate (opt->to);
-    pl_recipient_t recipient = { opt->to, pl_keys_public (someone) };
-    uint8_t *bytes;
-    size_t size;
+    pl_keys_t *someone = to_key? NULL: pl_keys_generate (opt->to);
+    pl_recipient_t recipient = { opt->to, to_key? to_key: pl_keys_public (someone) };
+    uint8_t *bytes = NULL;
     char why [256];
-    const char *payload = "{\"forged\":true}";
     pl_err_t err = pl_envelope_seal (signer, &header, (const uint8_t *) payload, strlen (payload),
-                                     &recipient, 1, &bytes, &size, why, sizeof why);
+                                     &recipient, 1, &bytes, size, why, sizeof why);
     pl_keys_destroy (&someone);
     if (err != PL_OK) {
         fprintf (stderr, "forge: cannot seal: %s: %s\n", pl_err_str (err), why);
         return NULL;
     }
-    Passerelle__Envelope *envelope = passerelle__envelope__unpack (NULL, size, bytes);
+    return bytes;
+}
+
+//  A sealed envelope for opt->to (to a made-up key); signer decides the
+//  publisher id.
+static Passerelle__Envelope *
+s_envelope (pl_keys_t *signer, const options_t *opt)
+{
+    size_t size;
+    uint8_t *bytes = s_seal (signer, opt, NULL, 1, "{\"forged\":true}", &size);
+    Passerelle__Envelope *envelope = bytes? passerelle__envelope__unpack (NULL, size, bytes): NULL;
     free (bytes);
     return envelope;
 }
@@ -220,7 +243,7 @@ s_delivered_item (Passerelle__Message *msg, pl_receipt_item_t *item)
     bool ok = header && header->event_id.len == PL_EVENT_ID_SIZE;
     if (ok) {
         memcpy (item->event_id, header->event_id.data, PL_EVENT_ID_SIZE);
-        crypto_hash_sha256 (item->header_hash, envelope->header.data, envelope->header.len);
+        pl_sha256 (item->header_hash, envelope->header.data, envelope->header.len);
     }
     passerelle__event_header__free_unpacked (header, NULL);
     return ok;
@@ -300,6 +323,136 @@ s_window (zsock_t *dealer, pl_keys_t *keys)
     return 0;
 }
 
+#define FORGE_BURST 16
+
+//  Wait for the broker's Welcome and copy the key its directory lists for
+//  agency id into key; false when no Welcome came in 3 s or id is not listed
+static bool
+s_directory_key (zsock_t *dealer, const char *id, uint8_t *key)
+{
+    int64_t deadline = zclock_mono () + 3000;
+    bool welcomed = false, found = false;
+    Passerelle__Message *msg;
+    while (!welcomed && (msg = s_next_message (dealer, deadline))) {
+        if (msg->body_case == PASSERELLE__MESSAGE__BODY_WELCOME) {
+            welcomed = true;
+            for (size_t i = 0; i < msg->welcome->n_directory; i++) {
+                Passerelle__Agency *agency = msg->welcome->directory [i];
+                if (agency->id && streq (agency->id, id)
+                &&  agency->public_key.len == PL_PUBLIC_KEY_SIZE) {
+                    memcpy (key, agency->public_key.data, PL_PUBLIC_KEY_SIZE);
+                    found = true;
+                }
+            }
+        }
+        passerelle__message__free_unpacked (msg, NULL);
+    }
+    if (welcomed && !found)
+        fprintf (stderr, "forge: %s is not in the broker's directory\n", id);
+    return found;
+}
+
+//  Events signed as one burst, the last altered after signing: the broker
+//  must take each event on its own merits, refusing that one alone. Sent
+//  back to back, as an agent sends a burst, so that they are checked
+//  together; the answers are printed in burst order, matched by event id.
+static int
+s_burst (zsock_t *dealer, pl_keys_t *keys, const options_t *opt)
+{
+    size_t count = opt->count == 0? 4: opt->count > FORGE_BURST? FORGE_BURST: opt->count;
+    uint8_t to_key [PL_PUBLIC_KEY_SIZE];
+    if (!s_directory_key (dealer, opt->to, to_key)) {
+        printf ("no answer\n");
+        fflush (stdout);
+        return -1;
+    }
+    uint8_t *sealed [FORGE_BURST] = { NULL }, *burst [FORGE_BURST] = { NULL };
+    size_t sealed_size [FORGE_BURST], burst_size [FORGE_BURST];
+    uint8_t event_id [FORGE_BURST][PL_EVENT_ID_SIZE];
+    char *answer [FORGE_BURST] = { NULL };
+    int rc = -1;
+    for (size_t i = 0; i < count; i++) {
+        char payload [64];
+        snprintf (payload, sizeof payload, "{\"forged\":true,\"n\":\"BURST-EVENT-%zu\"}", i);
+        if (!(sealed [i] = s_seal (keys, opt, to_key, i + 1, payload, &sealed_size [i])))
+            goto done;
+    }
+    char why [256];
+    pl_err_t err = pl_burst_sign (keys, (const uint8_t *const *) sealed, sealed_size, count,
+                                  burst, burst_size, why, sizeof why);
+    if (err != PL_OK) {
+        fprintf (stderr, "forge: cannot sign the burst: %s: %s\n", pl_err_str (err), why);
+        goto done;
+    }
+    for (size_t i = 0; i < count; i++) {
+        Passerelle__Envelope *envelope = passerelle__envelope__unpack (NULL, burst_size [i],
+                                                                       burst [i]);
+        Passerelle__EventHeader *header = envelope? passerelle__event_header__unpack (
+            NULL, envelope->header.len, envelope->header.data): NULL;
+        if (!header || header->event_id.len != PL_EVENT_ID_SIZE) {
+            fprintf (stderr, "forge: burst envelope %zu does not decode\n", i);
+            passerelle__event_header__free_unpacked (header, NULL);
+            passerelle__envelope__free_unpacked (envelope, NULL);
+            goto done;
+        }
+        memcpy (event_id [i], header->event_id.data, PL_EVENT_ID_SIZE);
+        passerelle__event_header__free_unpacked (header, NULL);
+        //  'f' to 'F' in "forged by": the header still decodes and says
+        //  nearly the same, but it is no longer the one the burst's root holds
+        uint8_t *letter = i + 1 < count? NULL:
+            memmem (envelope->header.data, envelope->header.len, "forged by", 9);
+        if (i + 1 == count && !letter) {
+            fprintf (stderr, "forge: nothing to alter in the last header\n");
+            passerelle__envelope__free_unpacked (envelope, NULL);
+            goto done;
+        }
+        if (letter)
+            *letter ^= 0x20;
+        Passerelle__Publish publish = PASSERELLE__PUBLISH__INIT;
+        publish.envelope = envelope;
+        Passerelle__Message msg = PASSERELLE__MESSAGE__INIT;
+        msg.body_case = PASSERELLE__MESSAGE__BODY_PUBLISH;
+        msg.publish = &publish;
+        s_send (dealer, &msg);
+        passerelle__envelope__free_unpacked (envelope, NULL);
+    }
+    //  An answer that names none of them (an Error names no event) is
+    //  said on stderr, so that stdout stays one line per event
+    size_t answered = 0;
+    int64_t deadline = zclock_mono () + 3000;
+    Passerelle__Message *msg;
+    while (answered < count && (msg = s_next_message (dealer, deadline))) {
+        Passerelle__PublishAck *ack = msg->body_case == PASSERELLE__MESSAGE__BODY_PUBLISH_ACK?
+                                      msg->publish_ack: NULL;
+        size_t i = 0;
+        while (ack && i < count && !(ack->event_id.len == PL_EVENT_ID_SIZE && !answer [i]
+                                     && memcmp (ack->event_id.data, event_id [i],
+                                                PL_EVENT_ID_SIZE) == 0))
+            i++;
+        if (ack && i < count) {
+            answer [i] = zsys_sprintf ("%s: %s", pl_status_name (ack->status), ack->reason);
+            answered++;
+        }
+        else
+        if (ack || msg->body_case == PASSERELLE__MESSAGE__BODY_ERROR)
+            fprintf (stderr, "forge: an answer for none of the burst's events: %s: %s\n",
+                     pl_status_name (ack? ack->status: msg->error->status),
+                     ack? ack->reason: msg->error->reason);
+        passerelle__message__free_unpacked (msg, NULL);
+    }
+    for (size_t i = 0; i < count; i++)
+        printf ("%s\n", answer [i]? answer [i]: "no answer");
+    fflush (stdout);
+    rc = answered == count? 0: -1;
+done:
+    for (size_t i = 0; i < count; i++) {
+        free (sealed [i]);
+        free (burst [i]);
+        zstr_free (&answer [i]);
+    }
+    return rc;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -309,7 +462,7 @@ main (int argc, char **argv)
         { "as", required_argument, NULL, 'a' }, { "size", required_argument, NULL, 's' },
         { "count", required_argument, NULL, 'c' }, { NULL, 0, NULL, 0 }
     };
-    options_t opt = { .size = 2 * 1024 * 1024, .count = 1 };
+    options_t opt = { .size = 2 * 1024 * 1024, .count = 0 };
     int c;
     while ((c = getopt_long (argc, argv, "", long_options, NULL)) != -1)
         switch (c) {
@@ -378,6 +531,9 @@ main (int argc, char **argv)
     else
     if (streq (opt.mode, "window"))
         rc = s_window (dealer, keys);
+    else
+    if (streq (opt.mode, "burst"))
+        rc = s_burst (dealer, keys, &opt);
     else {
         fprintf (stderr, "forge: unknown mode %s\n", opt.mode);
         rc = 1;
