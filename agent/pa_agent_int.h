@@ -1,8 +1,8 @@
-/*  pa_agent_int: the agent's state, shared by the actor and the publisher.
+/*  pa_agent_int: the agent's state, shared by the actor's parts.
  *
  *  Private to agent/: pa_agent.c owns it (broker link, deliveries, the
- *  control socket), pa_publisher.c works on it (outbox, publishing, the
- *  broker's answers).  */
+ *  sockets), pa_control.c answers the control socket's requests, and
+ *  pa_publisher.c works on it (outbox, publishing, the broker's answers).  */
 #ifndef PA_AGENT_INT_H_INCLUDED
 #define PA_AGENT_INT_H_INCLUDED
 
@@ -63,8 +63,8 @@ typedef struct {
         uint8_t event_id [PL_BURST_MAX][16];
         uint32_t attempts [PL_BURST_MAX];
         size_t count, bytes;
-        uint64_t first_ms;          //  when the first of them was added
     } sending;
+    int send_timer;                 //  zloop timer sending them, or -1
     struct {
         uint64_t published, accepted, refused, delivered, duplicates, undecryptable,
                  connects, retries, checkpoints, bursts, burst_events;
@@ -77,6 +77,11 @@ void pa_agent_reply_error (pa_agent_t *self, zframe_t *routing_id, const char *c
                            const char *message);
 int pa_agent_send_broker (pa_agent_t *self, Passerelle__Message *msg);
 
+/*  pa_control.c: the control socket's reader (zloop), and the inbox
+ *  callers' answers once news came or their wait is over.  */
+int pa_control_handle (zloop_t *loop, zsock_t *control, void *arg);
+void pa_control_answer_inbox_waiters (pa_agent_t *self, bool timed_out_only);
+
 /*  pa_publisher.c  */
 void pa_publisher_request (pa_agent_t *self, zframe_t *routing_id, json_t *request);
 void pa_publisher_ack (pa_agent_t *self, Passerelle__PublishAck *ack);
@@ -84,10 +89,8 @@ void pa_publisher_ack (pa_agent_t *self, Passerelle__PublishAck *ack);
 void pa_publisher_flush (pa_agent_t *self, bool everything);
 /*  Send the events accepted and not sent yet, as one signed burst. The
  *  control handler calls it once no request is waiting, so that requests
- *  that arrive together go together.  */
+ *  that arrive together go together; a timer, 2 ms after the first.  */
 void pa_publisher_send (pa_agent_t *self);
-/*  True when events accepted have waited long enough for more.  */
-bool pa_publisher_send_is_due (pa_agent_t *self, uint64_t now_ms);
 /*  Answer callers whose broker answer did not come in time.  */
 void pa_publisher_expire_waiters (pa_agent_t *self, uint64_t now_ms);
 /*  {"op":"proof","event_id":HEX}: ask the broker to prove one of our

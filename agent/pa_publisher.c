@@ -121,58 +121,112 @@ s_send_envelope (pa_agent_t *self, const uint8_t *bytes, size_t size)
 //  a resend is signed again as part of whatever burst it goes out with.
 
 #define SENDING_BYTES_MAX  (8 * 1024 * 1024)
-//  A busy agent (requests queued back to back) sends at least this often
-#define SENDING_BUSY_MS    2
+//  Events accepted back to back wait at most this long for the others
+#define SENDING_WAIT_MS    2
+//  An event unanswered this many times goes alone, signed as the outbox
+//  keeps it: whatever kept a burst from being answered (a broker whose
+//  max-message a burst's extra proof bytes overstep, say) cannot hold it
+#define ALONE_AFTER        2
 
-bool
-pa_publisher_send_is_due (pa_agent_t *self, uint64_t now_ms)
+static void
+s_stop_send_timer (pa_agent_t *self)
 {
-    return self->sending.count > 0 && now_ms >= self->sending.first_ms + SENDING_BUSY_MS;
+    if (self->send_timer >= 0)
+        zloop_timer_end (self->loop, self->send_timer);
+    self->send_timer = -1;
+}
+
+//  Forget what waits to be sent, unsent: the outbox holds all of it
+static void
+s_sending_drop (pa_agent_t *self)
+{
+    for (size_t i = 0; i < self->sending.count; i++) {
+        free (self->sending.envelope [i]);
+        self->sending.envelope [i] = NULL;
+    }
+    self->sending.count = 0;
+    self->sending.bytes = 0;
+    s_stop_send_timer (self);
+}
+
+//  Sign the events that go together as one burst, into burst []; false
+//  when fewer than two do or it cannot be done (each then goes alone)
+static bool
+s_sign_together (pa_agent_t *self, const bool *together, uint8_t **burst, size_t *burst_size)
+{
+    const uint8_t *envelopes [PL_BURST_MAX];
+    size_t sizes [PL_BURST_MAX], count = 0;
+    for (size_t i = 0; i < self->sending.count; i++)
+        if (together [i]) {
+            envelopes [count] = self->sending.envelope [i];
+            sizes [count++] = self->sending.size [i];
+        }
+    if (count < 2)
+        return false;
+    char why [200] = "";
+    pl_err_t err = pl_burst_sign (self->keys, envelopes, sizes, count, burst, burst_size, why,
+                                  sizeof why);
+    if (err != PL_OK)
+        log_warn ("%zu events could not be signed as one burst (%s: %s); each goes with its "
+                  "own signature", count, pl_err_str (err), why);
+    return err == PL_OK;
 }
 
 void
 pa_publisher_send (pa_agent_t *self)
 {
     size_t count = self->sending.count;
-    if (count == 0)
+    if (count == 0 || !self->connected) {
+        //  Not connected: nothing is lost, the outbox sends it on reconnection
+        s_sending_drop (self);
         return;
+    }
+    s_stop_send_timer (self);
+    bool together [PL_BURST_MAX];
+    for (size_t i = 0; i < count; i++)
+        together [i] = self->sending.attempts [i] < ALONE_AFTER;
     uint8_t *burst [PL_BURST_MAX];
     size_t burst_size [PL_BURST_MAX];
-    bool signed_together = false;
-    if (count > 1 && self->connected) {
-        char why [200] = "";
-        pl_err_t err = pl_burst_sign (self->keys, (const uint8_t *const *) self->sending.envelope,
-                                      self->sending.size, count, burst, burst_size, why,
-                                      sizeof why);
-        if (err == PL_OK)
-            signed_together = true;
-        else
-            log_warn ("%zu events could not be signed as one burst (%s: %s); each goes with "
-                      "its own signature", count, pl_err_str (err), why);
-    }
-    uint64_t now = pl_now_ms ();
+    bool signed_together = s_sign_together (self, together, burst, burst_size);
+    uint8_t sent_ids [PL_BURST_MAX][16];
+    uint64_t next_ms [PL_BURST_MAX], now = pl_now_ms ();
+    size_t sent = 0, in_burst = 0, sent_in_burst = 0;
     for (size_t i = 0; i < count; i++) {
-        const uint8_t *bytes = signed_together? burst [i]: self->sending.envelope [i];
-        size_t size = signed_together? burst_size [i]: self->sending.size [i];
-        //  Not connected: nothing is lost, the outbox sends it on reconnection
-        if (self->connected && s_send_envelope (self, bytes, size) == 0) {
+        bool as_burst = signed_together && together [i];
+        const uint8_t *bytes = as_burst? burst [in_burst]: self->sending.envelope [i];
+        size_t size = as_burst? burst_size [in_burst]: self->sending.size [i];
+        if (s_send_envelope (self, bytes, size) == 0) {
             uint32_t attempts = self->sending.attempts [i];
-            pa_store_outbox_attempted (self->store, self->sending.event_id [i],
-                                       now + s_backoff_ms (self, attempts + 1));
+            memcpy (sent_ids [sent], self->sending.event_id [i], sizeof sent_ids [sent]);
+            next_ms [sent++] = now + s_backoff_ms (self, attempts + 1);
+            sent_in_burst += as_burst;
             if (attempts > 0)
                 self->counts.retries++;
         }
-        if (signed_together)
-            free (burst [i]);
-        free (self->sending.envelope [i]);
-        self->sending.envelope [i] = NULL;
+        if (as_burst)
+            free (burst [in_burst++]);
     }
-    if (signed_together) {
+    //  One commit for all: a burst costs the outbox one sync, not one each
+    if (sent && pa_store_outbox_attempted_all (self->store, (const uint8_t (*) [16]) sent_ids,
+                                               next_ms, sent) != 0)
+        log_warn ("outbox: %s; the events sent are sent again at the next tick",
+                  pa_store_error (self->store));
+    if (sent_in_burst) {
         self->counts.bursts++;
-        self->counts.burst_events += count;
+        self->counts.burst_events += sent_in_burst;
     }
-    self->sending.count = 0;
-    self->sending.bytes = 0;
+    s_sending_drop (self);
+}
+
+static int
+s_handle_send_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    pa_agent_t *self = arg;
+    self->send_timer = -1;          //  one-shot: zloop ends it itself
+    pa_publisher_send (self);
+    return 0;
 }
 
 //  Add an outbox event to what goes next (taking envelope); what is already
@@ -185,8 +239,8 @@ s_sending_add (pa_agent_t *self, const uint8_t *event_id, uint8_t *envelope, siz
     ||  (self->sending.count > 0 && self->sending.bytes + size > SENDING_BYTES_MAX))
         pa_publisher_send (self);
     size_t i = self->sending.count++;
-    if (i == 0)
-        self->sending.first_ms = pl_now_ms ();
+    if (i == 0 && self->send_timer < 0)
+        self->send_timer = zloop_timer (self->loop, SENDING_WAIT_MS, 1, s_handle_send_timer, self);
     self->sending.envelope [i] = envelope;
     self->sending.size [i] = size;
     memcpy (self->sending.event_id [i], event_id, sizeof self->sending.event_id [i]);
@@ -235,8 +289,12 @@ pa_publisher_flush (pa_agent_t *self, bool everything)
 {
     if (!self->connected)
         return;
-    //  What was accepted and not sent yet goes first, as it is due too
-    pa_publisher_send (self);
+    //  What was accepted and not sent yet is due too: it goes first, or,
+    //  when everything goes, with the rest (else it would go twice)
+    if (everything)
+        s_sending_drop (self);
+    else
+        pa_publisher_send (self);
     //  Escalations waiting in the outbox (after a reconnection, say) go
     //  first; bounded per call, a large backlog drains over several ticks
     int budget = s_flush_pass (self, everything, true, 200);

@@ -12,7 +12,8 @@
  *          rc 0: durable; only now answer "accepted for sending" (or keep the
  *                caller waiting for the PublishAck), then send it
  *          rc PA_STORE_FULL: refuse the publish ("store full"), nothing kept
- *      after each send: pa_store_outbox_attempted (store, event_id, now + backoff)
+ *      after each send: pa_store_outbox_attempted (store, event_id, now + backoff),
+ *          or pa_store_outbox_attempted_all for a burst sent together
  *      on a timer / on reconnect: walk pa_store_outbox_next (..., due_by = now)
  *          and send each due item's envelope again: the same signed bytes, the
  *          same event id, so the broker's replay check makes a retry harmless
@@ -168,6 +169,11 @@ void pa_store_pending_clear (pa_store_pending_t *item);
 //  backoff). 0; PA_STORE_NOT_FOUND (not pending); -1.
 int pa_store_outbox_attempted (pa_store_t *self, const uint8_t *event_id,
                                uint64_t next_attempt_ms);
+
+//  The same for count events sent together, in one transaction (one sync
+//  for a burst, not one per event): all or none.
+int pa_store_outbox_attempted_all (pa_store_t *self, const uint8_t (*event_ids) [16],
+                                   const uint64_t *next_attempt_ms, size_t count);
 
 //  The broker answered (accepted or refused): remove the item and keep the
 //  answer, in one transaction. outcome_json is the broker's answer as JSON

@@ -196,26 +196,38 @@ s_pending_key (pa_store_t *self, MDB_txn *txn, const uint8_t *event_id, uint8_t 
 int
 pa_store_outbox_attempted (pa_store_t *self, const uint8_t *event_id, uint64_t next_attempt_ms)
 {
+    if (!event_id)
+        return pa_store_fail (self, "outbox attempted: no event id");
+    uint8_t ids [1][16];
+    memcpy (ids [0], event_id, sizeof ids [0]);
+    return pa_store_outbox_attempted_all (self, (const uint8_t (*) [16]) ids, &next_attempt_ms, 1);
+}
+
+int
+pa_store_outbox_attempted_all (pa_store_t *self, const uint8_t (*event_ids) [16],
+                               const uint64_t *next_attempt_ms, size_t count)
+{
     MDB_txn *txn;
     MDB_val v;
     uint8_t key [8], state [STATE_SIZE];
-    int rc = event_id? pa_store_write_begin (self, &txn, "outbox attempted"):
-        pa_store_fail (self, "outbox attempted: no event id");
+    int rc = pa_store_write_begin (self, &txn, "outbox attempted");
     if (rc)
         return rc;
-    if ((rc = s_pending_key (self, txn, event_id, key, "outbox attempted")))
-        goto failed;
-    rc = pa_store_get (self, txn, self->outbox_state, key, 8, &v, "outbox attempted");
-    if (rc == PA_STORE_NOT_FOUND || (rc == 0 && v.mv_size != STATE_SIZE))
-        rc = pa_store_fail (self, "store damaged: outbox item without its state");
-    if (rc)
-        goto failed;
-    uint32_t attempts = pl_get_be32 (v.mv_data);
-    pl_put_be32 (state, attempts < UINT32_MAX? attempts + 1: attempts);
-    pl_put_be64 (state + 4, next_attempt_ms);
-    if ((rc = pa_store_put (self, txn, self->outbox_state, key, 8, state, sizeof state, 0,
-                            "outbox attempted: write outbox_state")))
-        goto failed;
+    for (size_t i = 0; i < count; i++) {
+        if ((rc = s_pending_key (self, txn, event_ids [i], key, "outbox attempted")))
+            goto failed;
+        rc = pa_store_get (self, txn, self->outbox_state, key, 8, &v, "outbox attempted");
+        if (rc == PA_STORE_NOT_FOUND || (rc == 0 && v.mv_size != STATE_SIZE))
+            rc = pa_store_fail (self, "store damaged: outbox item without its state");
+        if (rc)
+            goto failed;
+        uint32_t attempts = pl_get_be32 (v.mv_data);
+        pl_put_be32 (state, attempts < UINT32_MAX? attempts + 1: attempts);
+        pl_put_be64 (state + 4, next_attempt_ms [i]);
+        if ((rc = pa_store_put (self, txn, self->outbox_state, key, 8, state, sizeof state, 0,
+                                "outbox attempted: write outbox_state")))
+            goto failed;
+    }
     return pa_store_commit (self, txn, "outbox attempted");
 
 failed:

@@ -15,6 +15,7 @@ BENCH_BINS += $(B)/bench/bench_store
 # events/s, RSS, restart-to-ready at 1,000,000 entries) with ratios to raw
 # CURVE and Ed25519 verify ceilings measured in the same run.
 $(B)/bench/bench_broker: $(B)/obj/tests/bench/bench_broker.o $(B)/obj/tests/bench/bench_broker_env.o \
+                         $(B)/obj/tests/bench/bench_broker_seal.o \
                          $(B)/obj/tests/e2e/pe_port.o \
                          $(BROKER_LIB) $(POLICY_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
+#include <sodium.h>
 #include "pl_burst.h"
 #include "pl_bytes.h"
 #include "pl_merkle.h"
@@ -76,8 +77,8 @@ pl_burst_sign (pl_keys_t *publisher, const uint8_t *const *envelopes, const size
                size_t count, uint8_t **out, size_t *out_sizes, char *why, size_t why_size)
 {
     if (count == 0 || count > PL_BURST_MAX)
-        return s_bad (PL_ERR_OVERSIZED, why, why_size, "a burst holds 1 to %d events, not %zu",
-                      PL_BURST_MAX, count);
+        return s_bad (count? PL_ERR_OVERSIZED: PL_ERR_BAD_FIELD, why, why_size,
+                      "a burst holds 1 to %d events, not %zu", PL_BURST_MAX, count);
     const char *id = pl_keys_id (publisher);
     Passerelle__Envelope **wires = calloc (count, sizeof *wires);
     pl_merkle_t *tree = pl_merkle_new_in_memory ();

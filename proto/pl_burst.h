@@ -14,8 +14,8 @@
  *  Each Envelope then carries that signature and its own place in the burst
  *  (BurstProof: index, count, inclusion proof, at most 8 hashes), so every
  *  event is still checked alone, by the broker and by each recipient, and
- *  kept alone in an inbox as proof of what its publisher signed. A verifier
- *  that remembers the roots it checked (pl_burst_seen_t) pays one signature
+ *  an envelope kept shows alone what its publisher signed. A verifier that
+ *  remembers the bursts it checked (pl_burst_seen_t) pays one signature
  *  check per burst; the proof costs a few hashes per event.
  *
  *  The tag cannot begin a valid EventHeader (its first byte would be field
@@ -37,9 +37,9 @@
 #define PL_BURST_MAX        256
 #define PL_BURST_PROOF_MAX  8           //  hashes: log2 (PL_BURST_MAX)
 
-/*  Bursts whose signature was verified, newest first over the oldest: a
- *  burst's events arrive together, so a few entries are enough. Zero it to
- *  start; one per thread (it is not locked).  */
+/*  The last PL_BURST_SEEN_SIZE bursts whose signature was verified (a new
+ *  one replaces the oldest): a burst's events arrive together, so a few are
+ *  enough. Zero it to start; one per thread (it is not locked).  */
 #define PL_BURST_SEEN_SIZE  8
 struct _pl_burst_seen_t {
     uint8_t digest [PL_BURST_SEEN_SIZE][32];   //  of key, signature, signed bytes
@@ -49,9 +49,10 @@ struct _pl_burst_seen_t {
 /*  Sign count envelopes (serialised, 1..PL_BURST_MAX, each header naming
  *  publisher's own id) as one burst: out [i] gets a malloc'd copy of
  *  envelope i with the burst's signature and its BurstProof, out_sizes [i]
- *  its size. All or nothing: on failure nothing is in out, and why names
- *  the envelope at fault (PL_ERR_MALFORMED, PL_ERR_BAD_FIELD for another
- *  publisher's header, PL_ERR_OVERSIZED for the count, PL_ERR_NO_MEMORY).  */
+ *  its size. All or nothing: on failure nothing is in out, and why says
+ *  what is wrong (PL_ERR_MALFORMED, naming the envelope that does not
+ *  decode; PL_ERR_BAD_FIELD, naming another publisher's, or for a count of
+ *  0; PL_ERR_OVERSIZED for a count over PL_BURST_MAX; PL_ERR_NO_MEMORY).  */
 pl_err_t pl_burst_sign (pl_keys_t *publisher, const uint8_t *const *envelopes,
                         const size_t *sizes, size_t count, uint8_t **out, size_t *out_sizes,
                         char *why, size_t why_size);

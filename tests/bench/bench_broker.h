@@ -1,6 +1,7 @@
-/*  bench_broker: shared by bench_broker.c (the phases and the table) and
+/*  bench_broker: shared by bench_broker.c (the phases and the table),
  *  bench_broker_env.c (the broker process, its folder and store, the
- *  baselines). Not a library: only the end-to-end broker benchmark uses it.  */
+ *  baselines) and bench_broker_seal.c (the events, made before timing).
+ *  Not a library: only the end-to-end broker benchmark uses it.  */
 #ifndef BENCH_BROKER_H_INCLUDED
 #define BENCH_BROKER_H_INCLUDED
 
@@ -89,5 +90,18 @@ int bb_fsync_baseline (bb_env_t *env, int count, double *p50_us, double *p99_us)
 //  What one durable LMDB commit costs this disk: `pages` 4 KiB pages written
 //  at random places in a 16 MiB file, fdatasync, a meta page, fdatasync.
 int bb_commit_baseline (bb_env_t *env, int count, int pages, double *p50_us, double *p99_us);
+
+/*  bench_broker_seal.c. Event number i's id, into id (16 bytes).  */
+typedef void (bb_event_id_fn) (uint64_t i, uint8_t *id);
+
+/*  Seal total events of payload_size bytes from env's publisher to its
+ *  recipient, each signed alone: frames [i], a packed Message { Publish }.
+ *  0 or -1.  */
+int bb_seal_events (bb_env_t *env, zframe_t **frames, size_t total, size_t payload_size,
+                    bb_event_id_fn *event_id);
+
+/*  Sign frames [from, to) again, size (1..PL_BURST_MAX) at a time, each
+ *  run as one burst (pl_burst). 0 or -1.  */
+int bb_sign_bursts (bb_env_t *env, zframe_t **frames, size_t from, size_t to, size_t size);
 
 #endif

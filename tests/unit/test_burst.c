@@ -6,7 +6,8 @@
  *  sealed keys unchanged, its index and the count; verifiers that remember
  *  (pl_burst_seen_t) check one signature per burst, keep the newest 8, and
  *  are not fooled by what they remember: an altered header, proof hash,
- *  index, count or signature, another publisher's key, a burst signature
+ *  index, count or signature, another key for the same agency (even with
+ *  the burst remembered under the old one), a burst signature
  *  without its proof (taken as over the header) and a header signature
  *  given a proof are all "bad signature"; a proof of the wrong shape
  *  (count 0 or 257, index past the count, a length not in hashes, over 8
@@ -223,16 +224,26 @@ START_TEST (a_verifier_that_remembers_checks_one_signature_per_burst)
     s_burst_free (&one);
     s_burst_free (&two);
 
-    //  Only the newest PL_BURST_SEEN_SIZE are kept
+    //  Only the newest PL_BURST_SEEN_SIZE are kept: the first of ten is
+    //  checked again (a new entry), the last is not (no new entry)
+    burst_t more [PL_BURST_SEEN_SIZE + 2];
     for (int b = 0; b < PL_BURST_SEEN_SIZE + 2; b++) {
-        burst_t more;
-        s_burst_seal (&more, 2);
-        s_burst_sign (&more);
-        ck_assert_int_eq (s_verify_with (more.signed_ [1], more.signed_size [1], s_police, &seen),
-                          PL_OK);
-        s_burst_free (&more);
+        s_burst_seal (&more [b], 2);
+        s_burst_sign (&more [b]);
+        ck_assert_int_eq (s_verify_with (more [b].signed_ [1], more [b].signed_size [1], s_police,
+                                         &seen), PL_OK);
     }
     ck_assert_uint_eq (seen.used, PL_BURST_SEEN_SIZE);
+    size_t next = seen.next;
+    ck_assert_int_eq (s_verify_with (more [PL_BURST_SEEN_SIZE + 1].signed_ [0],
+                                     more [PL_BURST_SEEN_SIZE + 1].signed_size [0], s_police,
+                                     &seen), PL_OK);
+    ck_assert_uint_eq (seen.next, next);
+    ck_assert_int_eq (s_verify_with (more [0].signed_ [0], more [0].signed_size [0], s_police,
+                                     &seen), PL_OK);
+    ck_assert_uint_eq (seen.next, (next + 1) % PL_BURST_SEEN_SIZE);
+    for (int b = 0; b < PL_BURST_SEEN_SIZE + 2; b++)
+        s_burst_free (&more [b]);
 }
 END_TEST
 
@@ -280,9 +291,16 @@ START_TEST (nothing_remembered_lets_an_altered_event_through)
         ck_assert_int_eq (s_verify_with (forged, size, s_police, NULL), PL_ERR_BAD_SIGNATURE);
         free (forged);
     }
-    //  Another key, even with the same agency id
+    //  Another key, even with the same agency id (an agency re-keyed), and
+    //  even when the burst is remembered as verified under the old one
     ck_assert_int_eq (s_verify_with (burst.signed_ [0], burst.signed_size [0], s_other_police,
                                      NULL), PL_ERR_BAD_SIGNATURE);
+    pl_burst_seen_t seen;
+    memset (&seen, 0, sizeof seen);
+    ck_assert_int_eq (s_verify_with (burst.signed_ [0], burst.signed_size [0], s_police, &seen),
+                      PL_OK);
+    ck_assert_int_eq (s_verify_with (burst.signed_ [1], burst.signed_size [1], s_other_police,
+                                     &seen), PL_ERR_BAD_SIGNATURE);
     s_burst_free (&burst);
 }
 END_TEST
@@ -388,7 +406,7 @@ START_TEST (sign_refuses_what_is_not_one_publishers_burst)
     char why [256] = "";
     ck_assert_int_eq (pl_burst_sign (s_police, (const uint8_t *const *) burst.alone,
                                      burst.alone_size, 0, burst.signed_, burst.signed_size,
-                                     why, sizeof why), PL_ERR_OVERSIZED);
+                                     why, sizeof why), PL_ERR_BAD_FIELD);
     ck_assert_int_eq (pl_burst_sign (s_police, (const uint8_t *const *) burst.alone,
                                      burst.alone_size, PL_BURST_MAX + 1, burst.signed_,
                                      burst.signed_size, why, sizeof why), PL_ERR_OVERSIZED);
