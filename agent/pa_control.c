@@ -177,8 +177,8 @@ pa_control_handle (zloop_t *loop, zsock_t *control, void *arg)
         if (op && streq (op, "directory"))
             s_handle_directory_request (self, routing_id);
         else
-            pa_agent_reply_error (self, routing_id, "unknown_op",
-                                  "'op' must be publish, outcome, inbox, status, ack or directory");
+            pa_agent_reply_error (self, routing_id, "unknown_op", "'op' must be publish, "
+                                  "outcome, proof, inbox, status, ack or directory");
         json_decref (request);
     }
     zframe_destroy (&routing_id);

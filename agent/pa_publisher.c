@@ -128,14 +128,6 @@ s_send_envelope (pa_agent_t *self, const uint8_t *bytes, size_t size)
 //  max-message a burst's extra proof bytes overstep, say) cannot hold it
 #define ALONE_AFTER        2
 
-static void
-s_stop_send_timer (pa_agent_t *self)
-{
-    if (self->send_timer >= 0)
-        zloop_timer_end (self->loop, self->send_timer);
-    self->send_timer = -1;
-}
-
 //  Forget what waits to be sent, unsent: the outbox holds all of it
 static void
 s_sending_drop (pa_agent_t *self)
@@ -146,7 +138,6 @@ s_sending_drop (pa_agent_t *self)
     }
     self->sending.count = 0;
     self->sending.bytes = 0;
-    s_stop_send_timer (self);
 }
 
 //  Sign the events that go together as one burst, into burst []; false
@@ -181,7 +172,6 @@ pa_publisher_send (pa_agent_t *self)
         s_sending_drop (self);
         return;
     }
-    s_stop_send_timer (self);
     bool together [PL_BURST_MAX];
     for (size_t i = 0; i < count; i++)
         together [i] = self->sending.attempts [i] < ALONE_AFTER;
@@ -207,9 +197,11 @@ pa_publisher_send (pa_agent_t *self)
             free (burst [in_burst++]);
     }
     //  One commit for all: a burst costs the outbox one sync, not one each
-    if (sent && pa_store_outbox_attempted_all (self->store, (const uint8_t (*) [16]) sent_ids,
-                                               next_ms, sent) != 0)
-        log_warn ("outbox: %s; the events sent are sent again at the next tick",
+    int rc = sent? pa_store_outbox_attempted_all (self->store, (const uint8_t (*) [16]) sent_ids,
+                                                  next_ms, sent): 0;
+    if (rc != 0)
+        log_warn ("outbox: %zu sends not recorded (%s): they stay due and go again",
+                  sent, rc == PA_STORE_NOT_FOUND? "none of them is pending any more":
                   pa_store_error (self->store));
     if (sent_in_burst) {
         self->counts.bursts++;
@@ -224,8 +216,13 @@ s_handle_send_timer (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     pa_agent_t *self = arg;
-    self->send_timer = -1;          //  one-shot: zloop ends it itself
-    pa_publisher_send (self);
+    //  One-shot, and never ended early: ending a timer by id could end
+    //  another one once zloop's ids wrap. So a send that came first leaves
+    //  it armed, and it sends whatever waits by then (at most 2 ms old).
+    if (timer_id == self->send_timer) {
+        self->send_timer = -1;
+        pa_publisher_send (self);
+    }
     return 0;
 }
 
@@ -239,13 +236,15 @@ s_sending_add (pa_agent_t *self, const uint8_t *event_id, uint8_t *envelope, siz
     ||  (self->sending.count > 0 && self->sending.bytes + size > SENDING_BYTES_MAX))
         pa_publisher_send (self);
     size_t i = self->sending.count++;
-    if (i == 0 && self->send_timer < 0)
-        self->send_timer = zloop_timer (self->loop, SENDING_WAIT_MS, 1, s_handle_send_timer, self);
     self->sending.envelope [i] = envelope;
     self->sending.size [i] = size;
     memcpy (self->sending.event_id [i], event_id, sizeof self->sending.event_id [i]);
     self->sending.attempts [i] = attempts;
     self->sending.bytes += size;
+    if (self->send_timer < 0
+    &&  (self->send_timer = zloop_timer (self->loop, SENDING_WAIT_MS, 1, s_handle_send_timer,
+                                         self)) < 0)
+        pa_publisher_send (self);       //  no timer: no waiting either
 }
 
 //  True for what travels ahead of ordinary traffic: a risk escalation, or

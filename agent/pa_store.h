@@ -171,7 +171,8 @@ int pa_store_outbox_attempted (pa_store_t *self, const uint8_t *event_id,
                                uint64_t next_attempt_ms);
 
 //  The same for count events sent together, in one transaction (one sync
-//  for a burst, not one per event): all or none.
+//  for a burst, not one per event). Events no longer pending are skipped;
+//  PA_STORE_NOT_FOUND when none is; on -1 nothing is recorded.
 int pa_store_outbox_attempted_all (pa_store_t *self, const uint8_t (*event_ids) [16],
                                    const uint64_t *next_attempt_ms, size_t count);
 

@@ -213,9 +213,15 @@ pa_store_outbox_attempted_all (pa_store_t *self, const uint8_t (*event_ids) [16]
     int rc = pa_store_write_begin (self, &txn, "outbox attempted");
     if (rc)
         return rc;
+    size_t found = 0;
     for (size_t i = 0; i < count; i++) {
-        if ((rc = s_pending_key (self, txn, event_ids [i], key, "outbox attempted")))
+        //  Answered meanwhile: nothing to record for that one
+        rc = s_pending_key (self, txn, event_ids [i], key, "outbox attempted");
+        if (rc == PA_STORE_NOT_FOUND)
+            continue;
+        if (rc)
             goto failed;
+        found++;
         rc = pa_store_get (self, txn, self->outbox_state, key, 8, &v, "outbox attempted");
         if (rc == PA_STORE_NOT_FOUND || (rc == 0 && v.mv_size != STATE_SIZE))
             rc = pa_store_fail (self, "store damaged: outbox item without its state");
@@ -227,6 +233,10 @@ pa_store_outbox_attempted_all (pa_store_t *self, const uint8_t (*event_ids) [16]
         if ((rc = pa_store_put (self, txn, self->outbox_state, key, 8, state, sizeof state, 0,
                                 "outbox attempted: write outbox_state")))
             goto failed;
+    }
+    if (found == 0) {
+        rc = PA_STORE_NOT_FOUND;
+        goto failed;
     }
     return pa_store_commit (self, txn, "outbox attempted");
 
