@@ -440,6 +440,26 @@ s_inbox_payloads (pe_net_t *net, const char *payload)
     return count;
 }
 
+//  police-paris and pp-paris with their agents up, and the broker down
+//  again: what police-paris accepts now waits in its outbox. Its publishes
+//  say "queued" after 1 s rather than 5: a shorter outage.
+static pe_net_t *
+s_outage (void)
+{
+    pe_net_t *net = pe_net_new ();
+    ck_assert_ptr_nonnull (net);
+    ck_assert_int_eq (pe_net_add_agency (net, "police-paris", "police", "paris", true), 0);
+    ck_assert_int_eq (pe_net_add_agency (net, "pp-paris", "perpetrator_programme", "paris", true), 0);
+    ck_assert_int_eq (pe_net_write_directory (net, NULL), 0);
+    ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
+    s_set_agent (net, "police-paris", "publish-timeout", "1s");
+    ck_assert_int_eq (pe_net_start_agent (net, "police-paris", true), 0);
+    ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
+    ck_assert_int_eq (pe_net_stop_broker (net), 0);
+    ck_assert (pe_net_wait_connected (net, "police-paris", false, 5000));
+    return net;
+}
+
 //  What an agent accepted while it could not reach the broker waits in its
 //  outbox; when the broker is back, the agent sends it all together, signed
 //  as one burst (one signature over the Merkle root of the headers, each
@@ -450,18 +470,7 @@ s_inbox_payloads (pe_net_t *net, const char *payload)
 //  one by one, each signed alone, it would be delivered just the same.
 START_TEST (an_agent_sends_its_backlog_signed_as_one_burst)
 {
-    pe_net_t *net = pe_net_new ();
-    ck_assert_ptr_nonnull (net);
-    ck_assert_int_eq (pe_net_add_agency (net, "police-paris", "police", "paris", true), 0);
-    ck_assert_int_eq (pe_net_add_agency (net, "pp-paris", "perpetrator_programme", "paris", true), 0);
-    ck_assert_int_eq (pe_net_write_directory (net, NULL), 0);
-    ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
-    //  Publishes say "queued" after 1 s rather than 5: a shorter outage
-    s_set_agent (net, "police-paris", "publish-timeout", "1s");
-    ck_assert_int_eq (pe_net_start_agent (net, "police-paris", true), 0);
-    ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
-    ck_assert_int_eq (pe_net_stop_broker (net), 0);
-    ck_assert (pe_net_wait_connected (net, "police-paris", false, 5000));
+    pe_net_t *net = s_outage ();
     //  Case workers publish meanwhile, all at once: each event is kept in
     //  the outbox, and its publisher told it is queued (exit 6)
     pid_t publishers [BACKLOG];
@@ -527,17 +536,7 @@ s_smallest_refused (pe_net_t *net)
 //  answer), and must still arrive, each event once.
 START_TEST (a_burst_the_broker_cannot_take_goes_alone_in_the_end)
 {
-    pe_net_t *net = pe_net_new ();
-    ck_assert_ptr_nonnull (net);
-    ck_assert_int_eq (pe_net_add_agency (net, "police-paris", "police", "paris", true), 0);
-    ck_assert_int_eq (pe_net_add_agency (net, "pp-paris", "perpetrator_programme", "paris", true), 0);
-    ck_assert_int_eq (pe_net_write_directory (net, NULL), 0);
-    ck_assert_int_eq (pe_net_start_broker (net, NULL), 0);
-    s_set_agent (net, "police-paris", "publish-timeout", "1s");
-    ck_assert_int_eq (pe_net_start_agent (net, "police-paris", true), 0);
-    ck_assert_int_eq (pe_net_start_agent (net, "pp-paris", true), 0);
-    ck_assert_int_eq (pe_net_stop_broker (net), 0);
-    ck_assert (pe_net_wait_connected (net, "police-paris", false, 5000));
+    pe_net_t *net = s_outage ();
     char padding [1201];
     memset (padding, 'x', sizeof padding - 1);
     padding [sizeof padding - 1] = 0;
