@@ -214,7 +214,6 @@ static int
 s_handle_send_timer (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
-    (void) timer_id;
     pa_agent_t *self = arg;
     //  One-shot, and never ended early: ending a timer by id could end
     //  another one once zloop's ids wrap. So a send that came first leaves
