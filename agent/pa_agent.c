@@ -16,9 +16,9 @@
 #include "pa_agent.h"
 #include "pa_agent_int.h"
 #include "pa_witness.h"
-#include "pl_hash.h"
-#include "pl_envelope.h"
 #include "pl_daemon.h"
+#include "pl_envelope.h"
+#include "pl_hash.h"
 #include "pl_log.h"
 #include "pl_wire.h"
 

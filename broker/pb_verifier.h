@@ -1,10 +1,11 @@
 /*  pb_verifier: signature checks on the other cores, ahead of the batch.
  *
- *  Ed25519 verification is half of the broker's CPU per event (the
- *  publisher's signature, then the recipient's receipt). The batch must stay
- *  on one thread (one LMDB writer, one order in the log), but checking a
- *  signature needs nothing from the store, so the server hands each group
- *  of messages to this pool as soon as it has read them, and handles the
+ *  Checking a message (decoding, payload hash, burst proof, and an Ed25519
+ *  signature per publish burst or Receipt) was half of the broker's CPU per
+ *  event before publishes and receipts were signed per burst. The batch
+ *  must stay on one thread (one LMDB writer, one order in the log), but a
+ *  check needs nothing from the store, so the server hands each group of
+ *  messages to this pool as soon as it has read them, and handles the
  *  previous group (policy, store, commit) while the pool checks this one.
  *
  *  A job is a function applied to each item of an array the caller owns.
