@@ -48,6 +48,7 @@ main (int argc, char **argv)
     if (pb_config_load (config_path, &config, err, sizeof err) != 0)
         fatal ("%s", err);
     pl_log_set_verbosity (verbose || config.verbose? 2: 1);
+    pl_log_buffer ();       //  the server flushes after each round of work
 
     pl_daemon_prepare ();
     zactor_t *server = pl_daemon_start (pb_server_actor, &config);

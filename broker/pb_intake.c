@@ -83,6 +83,47 @@ pb_intake_check (void *item, void *arg)
     in->checked = true;
 }
 
+//  The burst signature a publish carries, or NULL when it is not one
+static const ProtobufCBinaryData *
+s_burst_signature (const pb_inbound_t *in)
+{
+    if (!in->request || in->request->body_case != PASSERELLE__MESSAGE__BODY_PUBLISH)
+        return NULL;
+    const Passerelle__Envelope *envelope = in->request->publish->envelope;
+    if (!envelope || !envelope->burst || envelope->signature.len == 0)
+        return NULL;
+    return &envelope->signature;
+}
+
+//  Why runs: the pool hands out work one unit at a time, and a burst's
+//  events spread over two threads cost each of them its signature check.
+//  Same peer and same signature bytes: whether they are a burst indeed is
+//  for the check to say; this only decides who checks what.
+size_t
+pb_intake_runs (pb_inbound_t *items, size_t count, pb_intake_run_t *runs)
+{
+    size_t used = 0;
+    const ProtobufCBinaryData *signature = NULL;
+    for (size_t i = 0; i < count; i++) {
+        const ProtobufCBinaryData *mine = s_burst_signature (&items [i]);
+        if (mine && signature && items [i].peer == runs [used - 1].first->peer
+        &&  mine->len == signature->len && memcmp (mine->data, signature->data, mine->len) == 0)
+            runs [used - 1].count++;
+        else
+            runs [used++] = (pb_intake_run_t) { &items [i], 1 };
+        signature = mine;
+    }
+    return used;
+}
+
+void
+pb_intake_check_run (void *run, void *arg)
+{
+    pb_intake_run_t *self = run;
+    for (size_t i = 0; i < self->count; i++)
+        pb_intake_check (&self->first [i], arg);
+}
+
 void
 pb_inbound_clear (pb_inbound_t *in)
 {

@@ -41,6 +41,20 @@ size_t pb_intake_read (pb_broker_t *broker, zsock_t *router, pb_inbound_t *items
  *  the item: no store, no broker state. Sets checked last.  */
 void pb_intake_check (void *item, void *arg);
 
+/*  Items checked together, by one thread: the publishes of one burst.  */
+typedef struct {
+    pb_inbound_t *first;
+    size_t count;
+} pb_intake_run_t;
+
+/*  Split count items into runs (runs holds count at most): consecutive
+ *  publishes from one peer under one signature (a burst) make one run, any
+ *  other item a run of its own. Returns how many runs.  */
+size_t pb_intake_runs (pb_inbound_t *items, size_t count, pb_intake_run_t *runs);
+
+/*  The pool's work on one pb_intake_run_t: pb_intake_check on each item.  */
+void pb_intake_check_run (void *run, void *arg);
+
 /*  Release what an item holds and zero it.  */
 void pb_inbound_clear (pb_inbound_t *item);
 

@@ -139,6 +139,7 @@ s_handle_tick (zloop_t *loop, int timer_id, void *arg)
         pb_pipeline_expire (broker, now);
         pb_server_commit (self);
     }
+    pl_log_flush ();
     return 0;
 }
 
@@ -148,6 +149,7 @@ s_handle_checkpoint_timer (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     s_checkpoint ((server_t *) arg);
+    pl_log_flush ();
     return 0;
 }
 
@@ -161,6 +163,7 @@ s_handle_flush_timer (zloop_t *loop, int timer_id, void *arg)
     server_t *self = arg;
     if (pb_store_flush_if_due (self->broker.store))
         log_warn ("store: %s", pb_store_error (self->broker.store));
+    pl_log_flush ();        //  lines a quiet broker's other threads logged
     return 0;
 }
 
@@ -263,6 +266,7 @@ s_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
     else
         log_warn ("unknown actor command %s", command);
     zstr_free (&command);
+    pl_log_flush ();
     return rc;
 }
 
@@ -379,6 +383,7 @@ pb_server_actor (zsock_t *pipe, void *config)
         return;
     }
     zstr_send (pipe, "READY");
+    pl_log_flush ();
     zloop_start (self.loop);
     //  A last checkpoint, so what happened up to the stop is signed
     s_checkpoint (&self);
@@ -388,4 +393,5 @@ pb_server_actor (zsock_t *pipe, void *config)
               (unsigned long long) pb_store_queue_total (self.broker.store),
               (unsigned long long) pb_store_log_size (self.broker.store));
     s_server_destroy (&self);
+    pl_log_flush ();
 }

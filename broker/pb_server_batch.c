@@ -520,9 +520,12 @@ s_take_waiting (server_t *self, group_t *group, bool first_is_ready)
     size_t read = pb_intake_read (&self->broker, self->router, group->items + from,
                                   GROUP_MAX - from, first_is_ready);
     group->count += read;
-    if (read)
-        pb_verifier_start (self->verifier, group->items + from, sizeof (pb_inbound_t), read,
-                           pb_intake_check, NULL);
+    if (read) {
+        pb_verifier_finish (self->verifier);    //  the pool may still be in the last runs
+        size_t runs = pb_intake_runs (group->items + from, read, group->runs);
+        pb_verifier_start (self->verifier, group->runs, sizeof (pb_intake_run_t), runs,
+                           pb_intake_check_run, NULL);
+    }
 }
 
 //  Everything already waiting shares a batch and its fsync. While one
@@ -551,5 +554,6 @@ pb_server_handle_router (zloop_t *loop, zsock_t *router, void *arg)
         next = handled;
     }
     pb_verifier_finish (self->verifier);
+    pl_log_flush ();        //  the lines of this round's events, in one write
     return 0;
 }

@@ -32,6 +32,7 @@ typedef struct {
 typedef struct {
     pb_inbound_t items [GROUP_MAX];
     size_t count;
+    pb_intake_run_t runs [GROUP_MAX];   //  what the pool checks: items in runs of one burst
 } group_t;
 
 typedef struct {

@@ -14,6 +14,13 @@ void pl_log_init (const char *progname);
 /*  0 = warnings only, 1 = info (default), 2 = debug.  */
 void pl_log_set_verbosity (int level);
 
+/*  Buffer info and debug lines (call before anything is logged) until
+ *  pl_log_flush, for a daemon that flushes after each round of work.
+ *  Warnings and fatal errors flush at once, with what was held before them.
+ *  Without it every line is written as it is logged.  */
+void pl_log_buffer (void);
+void pl_log_flush (void);
+
 void log_info (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 void log_debug (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 void log_warn (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));

@@ -258,6 +258,71 @@ START_TEST (check_publish_good_forged_and_impersonated)
 }
 END_TEST
 
+static zframe_t *s_receipt_frame (pl_keys_t *signer, const char *recipient, size_t count,
+                                  bool swap);
+
+//  A publish frame made to look like one of a burst: the proof's index
+//  and the signature's first byte are set (runs only compare; the check
+//  would refuse these)
+static zframe_t *
+s_burst_frame (uint8_t signature_mark, uint32_t index)
+{
+    pb_inbound_t probe;
+    s_inbound (&probe, s_publish_frame (), &s_police_agency);
+    Passerelle__BurstProof proof = PASSERELLE__BURST_PROOF__INIT;
+    proof.index = index;
+    proof.count = 3;
+    Passerelle__Envelope *envelope = probe.request->publish->envelope;
+    memset (envelope->signature.data, 0x5a, envelope->signature.len);
+    envelope->signature.data [0] = signature_mark;
+    envelope->burst = &proof;
+    zframe_t *frame = pl_wire_pack (probe.request);
+    envelope->burst = NULL;
+    pb_inbound_clear (&probe);
+    return frame;
+}
+
+//  The pool takes work a run at a time: a burst's events must make one run
+//  (one thread, one signature check), and nothing else may join a run
+START_TEST (runs_keep_a_burst_together)
+{
+    pb_inbound_t in [11];
+    s_inbound (&in [0], s_burst_frame (1, 0), &s_police_agency);      //  burst 1
+    s_inbound (&in [1], s_burst_frame (1, 1), &s_police_agency);
+    s_inbound (&in [2], s_burst_frame (1, 2), &s_police_agency);
+    s_inbound (&in [3], s_burst_frame (1, 0), &s_programme_agency);  //  same bytes, other peer
+    s_inbound (&in [4], s_burst_frame (1, 1), &s_programme_agency);
+    s_inbound (&in [5], s_receipt_frame (s_programme, "programme-b", 1, false),
+               &s_programme_agency);
+    s_inbound (&in [6], s_burst_frame (2, 0), &s_programme_agency);  //  another burst
+    s_inbound (&in [7], s_burst_frame (2, 1), &s_programme_agency);
+    s_inbound (&in [8], s_publish_frame (), &s_police_agency);       //  signed alone
+    s_inbound (&in [9], s_publish_frame (), &s_police_agency);
+    memset (&in [10], 0, sizeof in [10]);                             //  did not unpack
+    pb_intake_run_t runs [11];
+    size_t count = pb_intake_runs (in, 11, runs);
+    size_t expect [] = { 3, 2, 1, 2, 1, 1, 1 };
+    ck_assert_uint_eq (count, sizeof expect / sizeof expect [0]);
+    size_t at = 0;
+    for (size_t i = 0; i < count; i++) {
+        ck_assert_ptr_eq (runs [i].first, &in [at]);
+        ck_assert_uint_eq (runs [i].count, expect [i]);
+        at += runs [i].count;
+    }
+    //  Checked run by run, every item is checked once
+    pb_verifier_t *pool = pb_verifier_new (2);
+    pb_verifier_start (pool, runs, sizeof runs [0], count, pb_intake_check_run, NULL);
+    pb_verifier_finish (pool);
+    pb_verifier_destroy (&pool);
+    for (int i = 0; i < 11; i++)
+        ck_assert (in [i].checked);
+    ck_assert_int_eq (in [8].envelope_err, PL_OK);
+    ck_assert_int_eq (in [0].envelope_err, PL_ERR_BAD_SIGNATURE);
+    for (int i = 0; i < 11; i++)
+        pb_inbound_clear (&in [i]);
+}
+END_TEST
+
 //  A receipt of count random items by signer naming recipient; when
 //  swap is set, its first two items are exchanged after signing
 static zframe_t *
@@ -328,6 +393,7 @@ test_suite (void)
     tcase_add_checked_fixture (tc, s_setup, s_teardown);
     tcase_add_test (tc, check_publish_good_forged_and_impersonated);
     tcase_add_test (tc, check_receipt_only_by_the_recipient_over_its_items);
+    tcase_add_test (tc, runs_keep_a_burst_together);
     suite_add_tcase (s, tc);
     return s;
 }
