@@ -554,6 +554,11 @@ pb_server_handle_router (zloop_t *loop, zsock_t *router, void *arg)
         next = handled;
     }
     pb_verifier_finish (self->verifier);
+    //  Nothing waits: a moment for the log's indexes (pb_store_index.c),
+    //  a slice short enough that an event arriving now hardly notices
+    if (!(zsock_events (self->router) & ZMQ_POLLIN)
+    &&  pb_store_index_catch_up (self->broker.store, INDEX_SLICE))
+        log_warn ("store: %s (the indexes catch up later)", pb_store_error (self->broker.store));
     pl_log_flush ();        //  the lines of this round's events, in one write
     return 0;
 }

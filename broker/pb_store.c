@@ -117,9 +117,30 @@ int
 pb_store_meta_get_u64 (pb_store_t *self, MDB_txn *txn, const void *key, size_t ksize,
                        uint64_t *value)
 {
+    return pb_store_meta_get_u64_or (self, txn, key, ksize, 0, value);
+}
+
+int
+pb_store_meta_put_u64 (pb_store_t *self, MDB_txn *txn, const char *key, uint64_t value)
+{
+    uint8_t bytes [8];
+    pl_put_be64 (bytes, value);
+    MDB_val k = { strlen (key), (void *) key }, v = { 8, bytes };
+    int rc = mdb_put (txn, self->meta, &k, &v, 0);
+    if (rc == 0)
+        return 0;
+    char op [64];
+    snprintf (op, sizeof op, "write %s", key);
+    return pb_store_lmdb_fail (self, rc, op);
+}
+
+int
+pb_store_meta_get_u64_or (pb_store_t *self, MDB_txn *txn, const void *key, size_t ksize,
+                          uint64_t absent, uint64_t *value)
+{
     MDB_val k = { ksize, (void *) key }, v;
     int rc = mdb_get (txn, self->meta, &k, &v);
-    *value = 0;
+    *value = absent;
     if (rc == MDB_NOTFOUND)
         return 0;
     if (rc)
@@ -293,10 +314,11 @@ s_open_meta (pb_store_t *self, MDB_txn *txn, uint64_t *size)
     bool older = rc == 0 && v.mv_size == 4
               && ((uint32_t) stamp [0] << 24 | (uint32_t) stamp [1] << 16
                   | (uint32_t) stamp [2] << 8 | stamp [3]) < PB_STORE_SCHEMA;
-    if ((rc == MDB_NOTFOUND || older) && !self->read_only) {
-        //  A new store, or one from before the redo journal: stamped now,
-        //  so that an older passerelle refuses it rather than ignore the
-        //  journal this one may leave behind
+    bool stamping = (rc == MDB_NOTFOUND || older) && !self->read_only;
+    if (stamping) {
+        //  A new store, or one from before the redo journal or the late
+        //  indexes: stamped now, so that an older passerelle refuses it
+        //  rather than ignore the journal or leave a gap in the indexes
         uint8_t schema [4] = { 0, 0, 0, PB_STORE_SCHEMA };
         v.mv_size = 4;
         v.mv_data = schema;
@@ -336,7 +358,11 @@ s_open_meta (pb_store_t *self, MDB_txn *txn, uint64_t *size)
     if (count != *size)
         return pb_store_fail (self, "store damaged: the log holds %llu entries, its meta says %llu",
                               (unsigned long long) count, (unsigned long long) *size);
-    return 0;
+    //  A store stamped now indexed every entry it holds as it wrote it
+    //  (or holds none): the late indexes start from here
+    if (stamping && pb_store_set_indexed_to (self, txn, *size))
+        return -1;
+    return pb_store_indexed_to (self, txn, &self->landed_to);
 }
 
 pb_store_t *
@@ -454,6 +480,9 @@ pb_store_destroy (pb_store_t **self_p)
         //  A stop with batches not yet in LMDB: fold them in now, so that
         //  a reader sees them (were it to fail, the journal still has them)
         if (self->folded && pb_store_flush (self))
+            log_warn ("store: at close: %s", self->error);
+        //  The indexes complete, so that a reader has no entries to read past them
+        if (!self->read_only && pb_store_index_land_alone (self))
             log_warn ("store: at close: %s", self->error);
         if (self->flush_ms && !self->read_only)
             mdb_env_sync (self->env, 1);        //  the last flush's meta page
@@ -596,6 +625,11 @@ pb_batch_commit (pb_batch_t **batch_p)
         rc = pb_batch_put (self, store->meta, META_LOG_SIZE, strlen (META_LOG_SIZE),
                            size, 8, 0, "write log size");
     }
+    //  A commit of its own (not journaled) takes the late indexes with it
+    //  when they are due; a landing that fails is left for the next
+    if (rc == 0 && !self->journaled && pb_store_index_due (store)
+    &&  pb_store_index_land (store, self->txn))
+        log_warn ("store: %s (the indexes catch up later)", store->error);
     if (rc != 0) {
         mdb_txn_abort (self->txn);
         store->flush_soon = rc == PB_STORE_FULL && store->folded;
@@ -705,7 +739,10 @@ pb_store_stats (pb_store_t *self, pb_store_stats_t *stats)
         stats->queue_total = st.ms_entries;
     if (mdb_stat (txn, self->events, &st) == 0)
         stats->events = st.ms_entries;
+    int rc = pb_store_indexed_to (self, txn, &stats->indexed_to);
     pb_store_read_end (self, txn);
+    if (rc)
+        return -1;
     stats->map_size = self->map_size;
     stats->page_size = self->page_size;
     stats->used_bytes = self->used_bytes;

@@ -63,8 +63,10 @@
 
 //  Layout version written in the meta database. A store with a newer one is
 //  refused at open ("written by a newer passerelle"). 2: the redo journal
-//  (an older broker would ignore it); a writer stamps an older store 2.
-#define PB_STORE_SCHEMA           2
+//  (an older broker would ignore it). 3: the case and agency indexes are
+//  written late, up to meta "indexed_to" (an older broker would write
+//  them as before and leave a gap). A writer stamps an older store 3.
+#define PB_STORE_SCHEMA           3
 //  Default map size: 1 GiB of address space (not disk) per broker.
 #define PB_STORE_MAP_SIZE_DEFAULT ((size_t) 1 << 30)
 //  Bounds on what becomes part of an LMDB key (max key size is 511).
@@ -127,6 +129,10 @@ int pb_store_use_journal (pb_store_t *self, int64_t flush_ms);
 //  -1 (reason in pb_store_error; nothing is lost: the journal holds them).
 int pb_store_flush (pb_store_t *self);
 int pb_store_flush_if_due (pb_store_t *self);
+//  Index up to max log entries that wait for the case and agency indexes
+//  (pb_store_index.c), in what the next flush commits: for a broker with
+//  nothing waiting. 0 (also when there is nothing to do), or -1.
+int pb_store_index_catch_up (pb_store_t *self, size_t max);
 
 //  Read-only handles: how many journal records the store did not hold at
 //  open while no writer held the journal: what a broker that was killed
@@ -227,6 +233,8 @@ typedef struct {
     size_t publish_limit_bytes;     //  used_bytes above this: publishes refused
     bool accepts_publish;
     unsigned schema;
+    uint64_t indexed_to;            //  entries below it are in the case and agency
+                                    //  indexes (UINT64_MAX: all); walks read past it
 } pb_store_stats_t;
 
 int pb_store_stats (pb_store_t *self, pb_store_stats_t *stats);

@@ -19,6 +19,7 @@
 //  meta keys: the log's size, the last redo record LMDB holds
 #define PB_STORE_META_LOG_SIZE "log_size"
 #define PB_STORE_META_REDO_SEQ "redo_seq"
+#define PB_STORE_META_INDEXED_TO "indexed_to"
 
 struct _pb_batch_t {
     pb_store_t *store;
@@ -57,6 +58,9 @@ struct _pb_store_t {
     size_t redo_pending;            //  read-only: journal records LMDB does not hold yet
     bool flush_soon;                //  a batch found the map full: flush before the next
     bool broken;                    //  the journal could not be synced: refuse until restart
+    //  The case and agency indexes, landed late (pb_store_index.c)
+    uint64_t landed_to;             //  meta "indexed_to" as last landed (UINT64_MAX: all)
+    int64_t landed_ms;              //  when the last landing was tried
     size_t page_size, map_size, used_bytes, high_water_bytes, limit_bytes;
     char error [512];
 };
@@ -88,6 +92,11 @@ void pb_store_read_end (pb_store_t *self, MDB_txn *txn);
 //  meta counters: a missing key reads as 0.
 int pb_store_meta_get_u64 (pb_store_t *self, MDB_txn *txn, const void *key, size_t ksize,
                            uint64_t *value);
+//  The same with the value an absent key reads as; and a write in txn
+//  (not journaled: for open, replay and the late indexes).
+int pb_store_meta_get_u64_or (pb_store_t *self, MDB_txn *txn, const void *key, size_t ksize,
+                              uint64_t absent, uint64_t *value);
+int pb_store_meta_put_u64 (pb_store_t *self, MDB_txn *txn, const char *key, uint64_t value);
 int pb_batch_meta_add (pb_batch_t *self, const void *key, size_t ksize, int64_t delta);
 
 //  The redo journal's part (pb_store_redo.c). At open, in the open
@@ -109,6 +118,19 @@ int pb_store_redo_note (pb_batch_t *batch, int kind, MDB_dbi dbi, unsigned flags
 int pb_store_redo_commit (pb_batch_t *batch);
 //  (Re)open the Merkle tree at size reading its right edge in txn.
 int pb_store_tree_open (pb_store_t *self, MDB_txn *txn, uint64_t size);
+
+//  The late indexes (pb_store_index.c). indexed_to: meta "indexed_to" in
+//  txn, UINT64_MAX when absent (a store that indexed as it wrote).
+int pb_store_indexed_to (pb_store_t *self, MDB_txn *txn, uint64_t *indexed_to);
+int pb_store_set_indexed_to (pb_store_t *self, MDB_txn *txn, uint64_t indexed_to);
+//  Whether entries wait to be indexed and it is time (a second, or many).
+bool pb_store_index_due (pb_store_t *self);
+//  Index the entries that wait, in a transaction nested in parent: 0, or
+//  -1 with nothing of it done (parent is untouched).
+int pb_store_index_land (pb_store_t *self, MDB_txn *parent);
+//  Every waiting entry in a transaction of its own, committed durably;
+//  only when no batch is open and nothing is folded (else 0, doing nothing).
+int pb_store_index_land_alone (pb_store_t *self);
 
 //  Pages in use, the map's size and the publish limit, read again.
 int pb_store_space_refresh (pb_store_t *self);

@@ -2,9 +2,9 @@
  *
  *  The log database maps an 8-byte big-endian index to the LogEntry bytes
  *  exactly as the broker serialised them; its leaf hash goes into the
- *  Merkle tree (pl_merkle over the merkle database) in the same batch. Two
- *  dup-sorted indexes, case_ref -> index and agency -> index, answer the
- *  auditor's case and agency questions without scanning the log.
+ *  Merkle tree (pl_merkle over the merkle database) in the same batch. The
+ *  case and agency indexes over it are written later (pb_store_index.c);
+ *  the names they will use are checked here, before the entry is taken.
  *
  *  The events database maps an event id to who published it, its log
  *  index, what it supersedes and where it went: replay refusal and
@@ -16,28 +16,6 @@
 
 //  --------------------------------------------------------------------------
 //  Appending
-
-//  Index the entry under name (a case_ref or an agency) unless empty.
-static int
-s_index (pb_batch_t *self, MDB_dbi dbi, const char *name, const uint8_t *index_be,
-         const char *op)
-{
-    size_t len = name? strlen (name): 0;
-    if (len == 0)
-        return 0;
-    if (len > PB_STORE_NAME_MAX)
-        return pb_store_fail (self->store, "log entry: %s of %zu bytes (at most %d)",
-                              op, len, PB_STORE_NAME_MAX);
-    return pb_batch_put (self, dbi, name, len, index_be, 8, 0, op);
-}
-
-//  The agencies an entry names: publisher, agency, each decision's recipient
-static const char *
-s_agency_at (const Passerelle__LogEntry *le, size_t i)
-{
-    const char *name = i == 0? le->publisher: i == 1? le->agency: le->decisions [i - 2]->recipient;
-    return name? name: "";
-}
 
 int
 pb_batch_log_append (pb_batch_t *self, const uint8_t *entry, size_t size, uint64_t *index)
@@ -71,17 +49,7 @@ pb_batch_log_append (pb_batch_t *self, const uint8_t *entry, size_t size, uint64
         rc = pb_batch_put (self, store->log, key, 8, entry, size, MDB_APPEND, "append log entry");
     if (rc == 0 && pl_merkle_append_data (store->tree, entry, size, NULL) != 0)
         rc = self->failed? self->failed: pb_store_fail (store, "append Merkle leaf: failed");
-    if (rc == 0)
-        rc = s_index (self, store->case_idx, le->case_ref, key, "index log by case");
-    //  Every agency the entry names, once each
-    for (size_t i = 0; i < 2 + le->n_decisions && rc == 0; i++) {
-        bool again = false;
-        for (size_t j = 0; j < i && !again; j++)
-            again = strcmp (s_agency_at (le, i), s_agency_at (le, j)) == 0;
-        if (!again)
-            rc = s_index (self, store->agency_idx, s_agency_at (le, i), key,
-                          "index log by agency");
-    }
+    //  The case and agency indexes come later (pb_store_index.c)
     passerelle__log_entry__free_unpacked (le, NULL);
     //  A failure after the first write spoils the batch: it cannot be undone
     //  piecemeal, and the tree has moved on
@@ -215,61 +183,6 @@ pb_store_log_range (pb_store_t *self, uint64_t from, uint64_t to,
     mdb_cursor_close (cursor);
     pb_store_read_end (self, txn);
     return result;
-}
-
-//  Entries listed under name in a dup-sorted index, index >= from
-static int
-s_walk_index (pb_store_t *self, MDB_dbi dbi, const char *name, uint64_t from,
-              pb_store_entry_fn *fn, void *arg, const char *what)
-{
-    size_t len = pb_store_name_len (self, name, what);
-    if (!len)
-        return -1;
-    MDB_txn *txn;
-    if (pb_store_read_begin (self, &txn))
-        return -1;
-    MDB_cursor *index_cursor = NULL, *log_cursor = NULL;
-    int rc = mdb_cursor_open (txn, dbi, &index_cursor);
-    if (rc == 0)
-        rc = mdb_cursor_open (txn, self->log, &log_cursor);
-    int result = rc? pb_store_lmdb_fail (self, rc, "open index cursor"): 0;
-    uint8_t from_be [8];
-    pl_put_be64 (from_be, from);
-    MDB_val k = { len, (void *) name }, v = { 8, from_be };
-    //  GET_BOTH_RANGE: the first index >= from under this name
-    if (result == 0)
-        rc = mdb_cursor_get (index_cursor, &k, &v, MDB_GET_BOTH_RANGE);
-    for (; result == 0 && rc == 0; rc = mdb_cursor_get (index_cursor, &k, &v, MDB_NEXT_DUP)) {
-        MDB_val lk = { 8, v.mv_data }, lv;
-        int lrc = mdb_cursor_get (log_cursor, &lk, &lv, MDB_SET_KEY);
-        if (lrc) {
-            result = pb_store_lmdb_fail (self, lrc, "read indexed log entry");
-            break;
-        }
-        result = fn (pl_get_be64 (v.mv_data), lv.mv_data, lv.mv_size, arg);
-    }
-    if (result == 0 && rc && rc != MDB_NOTFOUND)
-        result = pb_store_lmdb_fail (self, rc, "walk index");
-    if (log_cursor)
-        mdb_cursor_close (log_cursor);
-    if (index_cursor)
-        mdb_cursor_close (index_cursor);
-    pb_store_read_end (self, txn);
-    return result;
-}
-
-int
-pb_store_log_case (pb_store_t *self, const char *case_ref, uint64_t from,
-                   pb_store_entry_fn *fn, void *arg)
-{
-    return s_walk_index (self, self->case_idx, case_ref, from, fn, arg, "case_ref");
-}
-
-int
-pb_store_log_agency (pb_store_t *self, const char *agency, uint64_t from,
-                     pb_store_entry_fn *fn, void *arg)
-{
-    return s_walk_index (self, self->agency_idx, agency, from, fn, arg, "agency");
 }
 
 //  --------------------------------------------------------------------------

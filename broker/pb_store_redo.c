@@ -57,11 +57,7 @@ typedef struct {
 static int
 s_set_redo_seq (pb_store_t *self, MDB_txn *txn, uint64_t seq)
 {
-    uint8_t value [8];
-    pl_put_be64 (value, seq);
-    MDB_val k = { strlen (REDO_SEQ), (void *) REDO_SEQ }, v = { 8, value };
-    int rc = mdb_put (txn, self->meta, &k, &v, 0);
-    return rc? pb_store_lmdb_fail (self, rc, "replay redo journal: write its number"): 0;
+    return pb_store_meta_put_u64 (self, txn, REDO_SEQ, seq);
 }
 
 //  A record is over: with commit_each, commit it (its number with it) and
@@ -378,6 +374,10 @@ pb_store_flush (pb_store_t *self)
         self->folded_bytes = 0;
         return 0;
     }
+    //  The late indexes ride with this commit when they are due; a landing
+    //  that fails leaves folded as it was, and is tried again later
+    if (pb_store_index_due (self) && pb_store_index_land (self, self->folded))
+        log_warn ("store: %s (the indexes catch up later)", self->error);
     int rc = mdb_txn_commit (self->folded);
     self->folded = NULL;
     self->folded_bytes = 0;
@@ -394,8 +394,10 @@ pb_store_flush (pb_store_t *self)
 int
 pb_store_flush_if_due (pb_store_t *self)
 {
-    if (!self->folded || self->batch_open)
+    if (self->batch_open)
         return 0;
+    if (!self->folded)      //  an idle store: the indexes catch up on their own
+        return pb_store_index_due (self)? pb_store_index_land_alone (self): 0;
     if (zclock_mono () - self->folded_since_ms < self->flush_ms
     &&  pb_redo_size (self->redo) < FLUSH_BYTES)
         return 0;

@@ -210,6 +210,114 @@ START_TEST (case_and_agency_indexes)
 }
 END_TEST
 
+static unsigned s_schema (const uint8_t *value);
+
+//  How many entries a case walk (from index 0) finds, checking each is
+//  the case's and comes once, in order
+typedef struct {
+    unsigned cases, which;
+    uint64_t count, last;
+} case_walk_t;
+
+static int
+s_count_case (uint64_t index, const uint8_t *entry, size_t size, void *arg)
+{
+    (void) entry; (void) size;
+    case_walk_t *walk = arg;
+    ck_assert_uint_eq (index % walk->cases, walk->which);
+    ck_assert (walk->count == 0 || index > walk->last);
+    walk->last = index;
+    walk->count++;
+    return 0;
+}
+
+static uint64_t
+s_case_count (pb_store_t *store, unsigned cases, unsigned which)
+{
+    case_walk_t walk = { cases, which, 0, 0 };
+    char name [32];
+    snprintf (name, sizeof name, "case-%u", which);
+    ck_assert_int_eq (pb_store_log_case (store, name, 0, s_count_case, &walk), 0);
+    return walk.count;
+}
+
+static uint64_t
+s_indexed_to (pb_store_t *store)
+{
+    pb_store_stats_t stats;
+    ck_assert_int_eq (pb_store_stats (store, &stats), 0);
+    return stats.indexed_to;
+}
+
+//  The indexes are landed late (pb_store_index.c): a walk finds every
+//  entry, once, whether it was landed or not, before and after a landing
+START_TEST (late_indexes_miss_nothing)
+{
+    s_flush_ms = _i? 1000: 0;         //  both ways
+    pb_store_t *store = s_open (0);
+    ck_assert_uint_eq (s_indexed_to (store), 0);
+    s_append (store, 0, 70, 7);
+    //  Own commits land the first time at once; journaled, the flush lands
+    ck_assert_uint_eq (s_indexed_to (store), _i? 0: 70);
+    s_append (store, 70, 140, 7);
+    //  Less than a second later: nothing more landed, yet all is found
+    ck_assert_uint_eq (s_indexed_to (store), _i? 0: 70);
+    for (unsigned which = 0; which < 7; which++)
+        ck_assert_uint_eq (s_case_count (store, 7, which), 20);
+    static uint64_t got [256];
+    got [0] = 0;
+    ck_assert_int_eq (pb_store_log_case (store, "case-3", 66, s_collect, got), 0);
+    ck_assert_uint_eq (got [0], 11);        //  66 is landed in one way, not the other
+    ck_assert_uint_eq (got [1], 66);
+    ck_assert_uint_eq (got [11], 136);
+    got [0] = 0;
+    ck_assert_int_eq (pb_store_log_agency (store, "agency-1", 0, s_collect, got), 0);
+    ck_assert_uint_eq (got [0], 47);        //  i % 3 == 1 below 140
+    if (_i)
+        ck_assert_int_eq (pb_store_flush (store), 0);
+    //  Closing lands what waits
+    pb_store_destroy (&store);
+    store = s_open (0);
+    ck_assert_uint_eq (s_indexed_to (store), 140);
+    for (unsigned which = 0; which < 7; which++)
+        ck_assert_uint_eq (s_case_count (store, 7, which), 20);
+    got [0] = 0;
+    ck_assert_int_eq (pb_store_log_agency (store, "agency-1", 0, s_collect, got), 0);
+    ck_assert_uint_eq (got [0], 47);
+    pb_store_destroy (&store);
+}
+END_TEST
+
+//  A store from before the late indexes (schema 2: indexed as written, no
+//  indexed_to) is read by its index alone, and a writer takes it over
+START_TEST (indexes_of_an_older_store_are_complete)
+{
+    pb_store_t *store = s_open (0);
+    s_append (store, 0, 50, 5);
+    pb_store_destroy (&store);
+    //  Make it look older: schema 2, no indexed_to
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_env *env = s_meta_raw (&txn, &dbi);
+    MDB_val key = { 10, "indexed_to" };
+    ck_assert_int_eq (mdb_del (txn, dbi, &key, NULL), 0);
+    s_meta_raw_done (env, txn);
+    static const uint8_t two [4] = { 0, 0, 0, 2 };
+    ck_assert_uint_eq (s_schema (two), 2);
+    pb_store_t *reader = pb_store_open (s_dir, 0, true, s_err, sizeof s_err);
+    ck_assert_msg (reader, "%s", s_err);
+    ck_assert_uint_eq (s_indexed_to (reader), UINT64_MAX);
+    ck_assert_uint_eq (s_case_count (reader, 5, 2), 10);
+    pb_store_destroy (&reader);
+    store = s_open (0);
+    ck_assert_uint_eq (s_schema (NULL) , PB_STORE_SCHEMA);
+    ck_assert_uint_eq (s_indexed_to (store), 50);
+    s_append (store, 50, 100, 5);
+    ck_assert_uint_eq (s_case_count (store, 5, 2), 20);
+    pb_store_destroy (&store);
+}
+END_TEST
+
 //  --------------------------------------------------------------------------
 //  Full map
 
@@ -339,7 +447,7 @@ START_TEST (older_schema_stamped_by_a_writer)
     store = s_open (0);
     s_check_root (store, 5, 2);
     pb_store_destroy (&store);
-    ck_assert_uint_eq (s_schema (NULL), 2);
+    ck_assert_uint_eq (s_schema (NULL), PB_STORE_SCHEMA);
 }
 END_TEST
 
@@ -351,7 +459,10 @@ START_TEST (newer_schema_refused)
     static const uint8_t v [4] = { 0, 0, 0, 99 };
     ck_assert_uint_eq (s_schema (v), 99);
     ck_assert_ptr_null (pb_store_open (s_dir, 0, false, s_err, sizeof s_err));
-    ck_assert_msg (strstr (s_err, "schema version 99 is newer than this build's (2)"), "%s", s_err);
+    char expect [64];
+    snprintf (expect, sizeof expect, "schema version 99 is newer than this build's (%d)",
+              PB_STORE_SCHEMA);
+    ck_assert_msg (strstr (s_err, expect), "%s", s_err);
     ck_assert_ptr_null (pb_store_open (s_dir, 0, true, s_err, sizeof s_err));
     ck_assert (strstr (s_err, "schema version 99"));
 }
@@ -581,6 +692,9 @@ START_TEST (crash_keeps_committed_batches)
         ck_assert_uint_eq (size % 10, 0);
         ck_assert (size > 0);
         s_check_root (store, size, 9);
+        //  Landed or not when it was killed, every entry is found once
+        ck_assert_uint_le (s_indexed_to (store), size);
+        ck_assert_uint_eq (s_case_count (store, 9, 4), size / 9 + (size % 9 > 4));
         pb_store_destroy (&store);
     }
 }
@@ -597,6 +711,8 @@ test_suite (void)
     tcase_add_loop_test (tc, abort_leaves_no_trace, 0, 2);
     tcase_add_loop_test (tc, proofs_verify, 0, 2);
     tcase_add_loop_test (tc, case_and_agency_indexes, 0, 2);
+    tcase_add_loop_test (tc, late_indexes_miss_nothing, 0, 2);
+    tcase_add_test (tc, indexes_of_an_older_store_are_complete);
     tcase_add_loop_test (tc, full_map_refuses_and_recovers, 0, 2);
     tcase_add_test (tc, newer_schema_refused);
     tcase_add_test (tc, older_schema_stamped_by_a_writer);

@@ -1,0 +1,319 @@
+/*  pb_store_index: the sharing log's case and agency indexes, written late.
+ *
+ *  log_by_case and log_by_agency answer an auditor's "everything about
+ *  this case" without a scan. Written with each entry, they were the most
+ *  costly part of a flush: every busy case's index page is written again
+ *  at every flush (50 ms), one 4 KiB page for one 8-byte index. So they are
+ *  derived from the log a while later instead, "landed": under load, once a
+ *  second (or when 8,192 entries wait), inside a flush or a commit already
+ *  on its way, each page then taking a second of entries at once. When the
+ *  broker has nothing waiting, it lands a few hundred entries at a time
+ *  (pb_store_index_catch_up): no landing is then long enough to hold up an
+ *  event, and a quiet broker's indexes are never far behind.
+ *
+ *  meta "indexed_to" says how far they go: every entry below it is in both
+ *  indexes, none at or above it is. It changes only in the transaction that
+ *  lands the entries, so a crash loses the landing and the number together
+ *  (the redo journal never holds index writes: nothing to replay). An
+ *  absent key reads as "all": a store from before (schema 2) indexed every
+ *  entry as it wrote it, and a writer stamping it 3 sets the key.
+ *
+ *  Readers see no difference: a case or agency walk takes the index below
+ *  indexed_to, then reads the entries from there on (at most a second or
+ *  two of them) and keeps those that name the case or agency.
+ *
+ *  A landing runs in a transaction nested in the one it rides with, so a
+ *  landing that fails (a full map) is dropped alone and tried again later;
+ *  the entries stay findable by the walk all along.  */
+#include <stdlib.h>
+#include <string.h>
+#include <czmq.h>
+#include "pb_store_int.h"
+#include "passerelle.pb-c.h"
+
+//  Land at most this long after the last landing, or at this many entries;
+//  a landing takes this many at most (tens of milliseconds of work)
+#define LAND_EVERY_MS   1000
+#define LAND_AT_ENTRIES 8192
+#define LAND_AT_MOST    8192
+//  With a long tail, a pause lands a slice at most this often
+#define CATCH_UP_MS     100
+
+static const char *INDEXED_TO = PB_STORE_META_INDEXED_TO;
+
+//  The agencies an entry names: publisher, agency, each decision's recipient
+static const char *
+s_agency_at (const Passerelle__LogEntry *le, size_t i)
+{
+    const char *name = i == 0? le->publisher: i == 1? le->agency: le->decisions [i - 2]->recipient;
+    return name? name: "";
+}
+
+//  Whether the i-th agency name already came earlier in the entry
+static bool
+s_named_before (const Passerelle__LogEntry *le, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (strcmp (s_agency_at (le, i), s_agency_at (le, j)) == 0)
+            return true;
+    return false;
+}
+
+int
+pb_store_indexed_to (pb_store_t *self, MDB_txn *txn, uint64_t *indexed_to)
+{
+    return pb_store_meta_get_u64_or (self, txn, INDEXED_TO, strlen (INDEXED_TO), UINT64_MAX,
+                                     indexed_to);
+}
+
+int
+pb_store_set_indexed_to (pb_store_t *self, MDB_txn *txn, uint64_t indexed_to)
+{
+    return pb_store_meta_put_u64 (self, txn, INDEXED_TO, indexed_to);
+}
+
+//  --------------------------------------------------------------------------
+//  Landing
+
+static int
+s_put_index (pb_store_t *self, MDB_txn *txn, MDB_dbi dbi, const char *name,
+             const uint8_t *index_be)
+{
+    size_t len = strlen (name);
+    if (len == 0)
+        return 0;
+    if (len > PB_STORE_NAME_MAX)        //  pb_batch_log_append refused such entries
+        return pb_store_fail (self, "index: a name of %zu bytes", len);
+    MDB_val k = { len, (void *) name }, v = { 8, (void *) index_be };
+    int rc = mdb_put (txn, dbi, &k, &v, 0);
+    //  Already there: a landing that did not count (none should) did this one
+    return rc && rc != MDB_KEYEXIST? pb_store_lmdb_fail (self, rc, "land index"): 0;
+}
+
+//  Index entries [from, to) in txn
+static int
+s_land_range (pb_store_t *self, MDB_txn *txn, uint64_t from, uint64_t to)
+{
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn, self->log, &cursor);
+    if (rc)
+        return pb_store_lmdb_fail (self, rc, "land index: open log cursor");
+    uint8_t key [8];
+    pl_put_be64 (key, from);
+    MDB_val k = { 8, key }, v;
+    int result = 0;
+    uint64_t next = from;
+    for (rc = mdb_cursor_get (cursor, &k, &v, MDB_SET_RANGE); rc == 0 && result == 0;
+         rc = mdb_cursor_get (cursor, &k, &v, MDB_NEXT)) {
+        uint64_t index = pl_get_be64 (k.mv_data);
+        if (index >= to)
+            break;
+        if (index != next) {
+            result = pb_store_fail (self, "land index: log entry %llu missing",
+                                    (unsigned long long) next);
+            break;
+        }
+        next++;
+        Passerelle__LogEntry *le = passerelle__log_entry__unpack (NULL, v.mv_size, v.mv_data);
+        if (!le) {
+            result = pb_store_fail (self, "land index: log entry %llu does not decode",
+                                    (unsigned long long) index);
+            break;
+        }
+        const uint8_t *index_be = k.mv_data;
+        result = s_put_index (self, txn, self->case_idx, le->case_ref? le->case_ref: "", index_be);
+        for (size_t i = 0; i < 2 + le->n_decisions && result == 0; i++)
+            if (!s_named_before (le, i))
+                result = s_put_index (self, txn, self->agency_idx, s_agency_at (le, i), index_be);
+        passerelle__log_entry__free_unpacked (le, NULL);
+    }
+    if (result == 0 && rc && rc != MDB_NOTFOUND)
+        result = pb_store_lmdb_fail (self, rc, "land index: walk log");
+    if (result == 0 && next != to)
+        result = pb_store_fail (self, "land index: the log ends at %llu, before %llu",
+                                (unsigned long long) next, (unsigned long long) to);
+    mdb_cursor_close (cursor);
+    return result;
+}
+
+bool
+pb_store_index_due (pb_store_t *self)
+{
+    if (self->read_only || !self->tree)
+        return false;
+    uint64_t size = pl_merkle_size (self->tree);
+    if (self->landed_to >= size)
+        return false;
+    return size - self->landed_to >= LAND_AT_ENTRIES
+        || zclock_mono () - self->landed_ms >= LAND_EVERY_MS;
+}
+
+//  Land up to max waiting entries in a transaction nested in parent
+static int
+s_land (pb_store_t *self, MDB_txn *parent, uint64_t max)
+{
+    uint64_t size = pl_merkle_size (self->tree), from, to = size;
+    self->landed_ms = zclock_mono ();       //  even a failure waits for the next turn
+    MDB_txn *txn;
+    int rc = mdb_txn_begin (self->env, parent, 0, &txn);
+    if (rc)
+        return pb_store_lmdb_fail (self, rc, "land index: begin");
+    int result = pb_store_indexed_to (self, txn, &from);
+    if (result == 0 && from < size) {
+        if (size - from > max)
+            to = from + max;
+        result = s_land_range (self, txn, from, to);
+        if (result == 0)
+            result = pb_store_set_indexed_to (self, txn, to);
+    }
+    if (result == 0 && (rc = mdb_txn_commit (txn)))
+        result = pb_store_lmdb_fail (self, rc, "land index: commit");
+    else
+    if (result)
+        mdb_txn_abort (txn);
+    if (result == 0)
+        self->landed_to = from == UINT64_MAX? from: to;
+    return result;
+}
+
+int
+pb_store_index_land (pb_store_t *self, MDB_txn *parent)
+{
+    return s_land (self, parent, LAND_AT_MOST);
+}
+
+int
+pb_store_index_catch_up (pb_store_t *self, size_t max)
+{
+    if (self->read_only || self->batch_open || !self->folded || !self->tree
+    ||  self->landed_to >= pl_merkle_size (self->tree))
+        return 0;
+    //  A long tail is what a busy broker leaves: landing it in slices at
+    //  every pause would write each case's page at every flush again, the
+    //  cost all this saves. So slices come at most every CATCH_UP_MS then
+    //  (the flush lands the bulk), and at every pause only for a short tail.
+    if (pl_merkle_size (self->tree) - self->landed_to > max
+    &&  zclock_mono () - self->landed_ms < CATCH_UP_MS)
+        return 0;
+    return s_land (self, self->folded, max);
+}
+
+int
+pb_store_index_land_alone (pb_store_t *self)
+{
+    if (self->read_only || self->batch_open || self->folded)
+        return 0;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc)
+        return pb_store_lmdb_fail (self, rc, "land index: begin");
+    if (s_land (self, txn, UINT64_MAX)) {
+        mdb_txn_abort (txn);
+        return -1;
+    }
+    rc = mdb_txn_commit (txn);
+    //  Journaled: MDB_NOMETASYNC left the meta page unsynced
+    if (rc == 0 && self->flush_ms)
+        rc = mdb_env_sync (self->env, 1);
+    return rc? pb_store_lmdb_fail (self, rc, "land index: commit"): 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Walking
+
+typedef struct {
+    bool by_case;
+    const char *name;
+} match_t;
+
+static bool
+s_entry_names (const uint8_t *entry, size_t size, const match_t *match)
+{
+    Passerelle__LogEntry *le = passerelle__log_entry__unpack (NULL, size, entry);
+    if (!le)
+        return false;
+    bool found = false;
+    if (match->by_case)
+        found = le->case_ref && strcmp (le->case_ref, match->name) == 0;
+    else
+        for (size_t i = 0; i < 2 + le->n_decisions && !found; i++)
+            found = strcmp (s_agency_at (le, i), match->name) == 0;
+    passerelle__log_entry__free_unpacked (le, NULL);
+    return found;
+}
+
+//  Entries listed under name below indexed_to, then those from indexed_to
+//  on that name it, all with index >= from
+static int
+s_walk (pb_store_t *self, MDB_dbi dbi, const match_t *match, uint64_t from,
+        pb_store_entry_fn *fn, void *arg, const char *what)
+{
+    size_t len = pb_store_name_len (self, match->name, what);
+    if (!len)
+        return -1;
+    MDB_txn *txn;
+    if (pb_store_read_begin (self, &txn))
+        return -1;
+    uint64_t indexed_to;
+    MDB_cursor *index_cursor = NULL, *log_cursor = NULL;
+    int result = pb_store_indexed_to (self, txn, &indexed_to);
+    int rc = result? 0: mdb_cursor_open (txn, dbi, &index_cursor);
+    if (rc == 0 && result == 0)
+        rc = mdb_cursor_open (txn, self->log, &log_cursor);
+    if (rc)
+        result = pb_store_lmdb_fail (self, rc, "open index cursor");
+    uint8_t from_be [8];
+    pl_put_be64 (from_be, from);
+    MDB_val k = { len, (void *) match->name }, v = { 8, from_be };
+    //  GET_BOTH_RANGE: the first index >= from under this name
+    if (result == 0)
+        rc = mdb_cursor_get (index_cursor, &k, &v, MDB_GET_BOTH_RANGE);
+    for (; result == 0 && rc == 0; rc = mdb_cursor_get (index_cursor, &k, &v, MDB_NEXT_DUP)) {
+        uint64_t index = pl_get_be64 (v.mv_data);
+        if (index >= indexed_to)
+            break;
+        MDB_val lk = { 8, v.mv_data }, lv;
+        int lrc = mdb_cursor_get (log_cursor, &lk, &lv, MDB_SET_KEY);
+        if (lrc) {
+            result = pb_store_lmdb_fail (self, lrc, "read indexed log entry");
+            break;
+        }
+        result = fn (index, lv.mv_data, lv.mv_size, arg);
+    }
+    if (result == 0 && rc && rc != MDB_NOTFOUND)
+        result = pb_store_lmdb_fail (self, rc, "walk index");
+    //  The entries not landed yet
+    if (result == 0 && indexed_to != UINT64_MAX) {
+        uint8_t key [8];
+        pl_put_be64 (key, from > indexed_to? from: indexed_to);
+        MDB_val lk = { 8, key }, lv;
+        for (rc = mdb_cursor_get (log_cursor, &lk, &lv, MDB_SET_RANGE); rc == 0 && result == 0;
+             rc = mdb_cursor_get (log_cursor, &lk, &lv, MDB_NEXT))
+            if (s_entry_names (lv.mv_data, lv.mv_size, match))
+                result = fn (pl_get_be64 (lk.mv_data), lv.mv_data, lv.mv_size, arg);
+        if (result == 0 && rc != MDB_NOTFOUND)
+            result = pb_store_lmdb_fail (self, rc, "walk log after the index");
+    }
+    if (log_cursor)
+        mdb_cursor_close (log_cursor);
+    if (index_cursor)
+        mdb_cursor_close (index_cursor);
+    pb_store_read_end (self, txn);
+    return result;
+}
+
+int
+pb_store_log_case (pb_store_t *self, const char *case_ref, uint64_t from,
+                   pb_store_entry_fn *fn, void *arg)
+{
+    match_t match = { true, case_ref };
+    return s_walk (self, self->case_idx, &match, from, fn, arg, "case_ref");
+}
+
+int
+pb_store_log_agency (pb_store_t *self, const char *agency, uint64_t from,
+                     pb_store_entry_fn *fn, void *arg)
+{
+    match_t match = { false, agency };
+    return s_walk (self, self->agency_idx, &match, from, fn, arg, "agency");
+}
