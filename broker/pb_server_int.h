@@ -15,7 +15,8 @@
 #define CLIENT_TIMEOUT_MS   10000   //  forget a peer silent this long
 #define GROUP_MAX           512     //  messages handled in one batch at most
 #define GROUP_ROUNDS        16      //  batches in a row before timers get a turn
-#define INDEX_SLICE         512     //  log entries indexed when nothing waits
+#define INDEX_SLICE         512     //  log entries indexed in a quiet moment
+#define QUIET_ROUND         8       //  messages a quiet moment's round handled at most
 #define MAPPED_BUDGET       (24u << 20) //  file-backed resident bytes before the map is trimmed
 #define TRIM_EVERY_MS       5       //  how often that is looked at (a statm read)
 
