@@ -542,9 +542,9 @@ pb_server_handle_router (zloop_t *loop, zsock_t *router, void *arg)
     server_t *self = arg;
     group_t *current = self->groups [0], *next = self->groups [1];
     s_take_waiting (self, current, true);
-    size_t handled = 0;
+    size_t messages = 0;
     for (int round = 1; current->count > 0; round++) {
-        handled += current->count;
+        messages += current->count;
         pb_verifier_finish (self->verifier);
         if (round < GROUP_ROUNDS)
             s_take_waiting (self, next, false);
@@ -559,7 +559,7 @@ pb_server_handle_router (zloop_t *loop, zsock_t *router, void *arg)
     //  A quiet moment (a few messages, nothing waiting) for the log's
     //  indexes (pb_store_index.c): a slice short enough that an event
     //  arriving now hardly notices. A busy broker leaves them to its flushes.
-    if (handled <= QUIET_ROUND && !(zsock_events (self->router) & ZMQ_POLLIN)
+    if (messages <= QUIET_ROUND && !(zsock_events (self->router) & ZMQ_POLLIN)
     &&  pb_store_index_catch_up (self->broker.store, INDEX_SLICE))
         log_warn ("store: %s (the indexes catch up later)", pb_store_error (self->broker.store));
     pl_log_flush ();        //  the lines of this round's events, in one write

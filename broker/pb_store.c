@@ -365,6 +365,15 @@ s_open_meta (pb_store_t *self, MDB_txn *txn, uint64_t *size)
     return pb_store_indexed_to (self, txn, &self->landed_to);
 }
 
+//  LMDB aborts the process after this: said as a warning, which also
+//  writes out the log lines held until then (pl_log_buffer)
+static void
+s_lmdb_assert (MDB_env *env, const char *message)
+{
+    (void) env;
+    log_warn ("store: LMDB assertion failed: %s", message);
+}
+
 pb_store_t *
 pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size_t err_size)
 {
@@ -392,6 +401,7 @@ pb_store_open (const char *dir, size_t map_size, bool read_only, char *err, size
         goto failed;
     }
     if ((rc = mdb_env_create (&self->env))
+    ||  (rc = mdb_env_set_assert (self->env, s_lmdb_assert))
     ||  (rc = mdb_env_set_maxdbs (self->env, DB_COUNT + 2))
     ||  (rc = (map_size || !read_only)
               ? mdb_env_set_mapsize (self->env, map_size? map_size: PB_STORE_MAP_SIZE_DEFAULT)
@@ -481,9 +491,17 @@ pb_store_destroy (pb_store_t **self_p)
         //  a reader sees them (were it to fail, the journal still has them)
         if (self->folded && pb_store_flush (self))
             log_warn ("store: at close: %s", self->error);
-        //  The indexes complete, so that a reader has no entries to read past them
-        if (!self->read_only && pb_store_index_land_alone (self))
-            log_warn ("store: at close: %s", self->error);
+        //  The indexes complete, so that a reader has no entries to read
+        //  past them: a landing at a time, each its own transaction
+        uint64_t landed = UINT64_MAX;
+        while (!self->read_only && self->tree && self->landed_to < pl_merkle_size (self->tree)
+        &&     self->landed_to != landed) {
+            landed = self->landed_to;
+            if (pb_store_index_land_alone (self, PB_STORE_LAND_AT_MOST)) {
+                log_warn ("store: at close: %s", self->error);
+                break;
+            }
+        }
         if (self->flush_ms && !self->read_only)
             mdb_env_sync (self->env, 1);        //  the last flush's meta page
         if (self->folded)
@@ -627,8 +645,10 @@ pb_batch_commit (pb_batch_t **batch_p)
     }
     //  A commit of its own (not journaled) takes the late indexes with it
     //  when they are due; a landing that fails is left for the next
-    if (rc == 0 && !self->journaled && pb_store_index_due (store)
-    &&  pb_store_index_land (store, self->txn))
+    //  (not near a full map: the pages it takes could cost the events
+    //  their commit; an idle moment lands them alone)
+    if (rc == 0 && !self->journaled && pb_store_accepts_publish (store)
+    &&  pb_store_index_due (store) && pb_store_index_land (store, self->txn))
         log_warn ("store: %s (the indexes catch up later)", store->error);
     if (rc != 0) {
         mdb_txn_abort (self->txn);
@@ -648,6 +668,7 @@ pb_batch_commit (pb_batch_t **batch_p)
         return 0;
     }
     int mrc = mdb_txn_commit (self->txn);
+    pb_store_index_settled (store, mrc == 0);
     //  Journaled store, batch committed on its own: MDB_NOMETASYNC left its
     //  meta page unsynced, and no journal record covers it
     if (mrc == 0 && store->flush_ms)

@@ -37,8 +37,7 @@
 //  Land at most this long after the last landing, or at this many entries;
 //  a landing takes this many at most
 #define LAND_EVERY_MS   1000
-#define LAND_AT_ENTRIES 4096
-#define LAND_AT_MOST    4096
+#define LAND_AT_ENTRIES PB_STORE_LAND_AT_MOST
 
 static const char *INDEXED_TO = PB_STORE_META_INDEXED_TO;
 
@@ -85,10 +84,13 @@ s_put_index (pb_store_t *self, MDB_txn *txn, MDB_dbi dbi, const char *name,
         return 0;
     if (len > PB_STORE_NAME_MAX)        //  pb_batch_log_append refused such entries
         return pb_store_fail (self, "index: a name of %zu bytes", len);
+    //  The pair may be there already, at or above indexed_to: a schema-2
+    //  journal replayed after the stamp (an open that had to replay one
+    //  record per transaction) carries index writes. LMDB then adds
+    //  nothing and says 0, and walks stop at indexed_to anyway.
     MDB_val k = { len, (void *) name }, v = { 8, (void *) index_be };
     int rc = mdb_put (txn, dbi, &k, &v, 0);
-    //  Already there: a landing that did not count (none should) did this one
-    return rc && rc != MDB_KEYEXIST? pb_store_lmdb_fail (self, rc, "land index"): 0;
+    return rc? pb_store_lmdb_fail (self, rc, "land index"): 0;
 }
 
 //  Index entries [from, to) in txn
@@ -137,15 +139,30 @@ s_land_range (pb_store_t *self, MDB_txn *txn, uint64_t from, uint64_t to)
     return result;
 }
 
+//  How far the indexes go, counting a landing not yet committed
+static uint64_t
+s_landed (pb_store_t *self)
+{
+    return self->landing? self->landing_to: self->landed_to;
+}
+
+void
+pb_store_index_settled (pb_store_t *self, bool committed)
+{
+    if (self->landing && committed)
+        self->landed_to = self->landing_to;
+    self->landing = false;
+}
+
 bool
 pb_store_index_due (pb_store_t *self)
 {
     if (self->read_only || !self->tree)
         return false;
     uint64_t size = pl_merkle_size (self->tree);
-    if (self->landed_to >= size)
+    if (s_landed (self) >= size)
         return false;
-    return size - self->landed_to >= LAND_AT_ENTRIES
+    return size - s_landed (self) >= LAND_AT_ENTRIES
         || zclock_mono () - self->landed_ms >= LAND_EVERY_MS;
 }
 
@@ -153,6 +170,8 @@ pb_store_index_due (pb_store_t *self)
 static int
 s_land (pb_store_t *self, MDB_txn *parent, uint64_t max)
 {
+    if (!self->tree)            //  lost to a failure: nothing is known to land
+        return 0;
     uint64_t size = pl_merkle_size (self->tree), from, to = size;
     self->landed_ms = zclock_mono ();       //  even a failure waits for the next turn
     MDB_txn *txn;
@@ -172,36 +191,41 @@ s_land (pb_store_t *self, MDB_txn *parent, uint64_t max)
     else
     if (result)
         mdb_txn_abort (txn);
-    if (result == 0)
-        self->landed_to = from == UINT64_MAX? from: to;
+    if (result == 0) {
+        //  Counted only once parent is committed (pb_store_index_settled)
+        self->landing = true;
+        self->landing_to = from == UINT64_MAX? from: to;
+    }
     return result;
 }
 
 int
 pb_store_index_land (pb_store_t *self, MDB_txn *parent)
 {
-    return s_land (self, parent, LAND_AT_MOST);
+    return s_land (self, parent, PB_STORE_LAND_AT_MOST);
 }
 
 int
 pb_store_index_catch_up (pb_store_t *self, size_t max)
 {
-    if (self->read_only || self->batch_open || !self->folded || !self->tree
-    ||  self->landed_to >= pl_merkle_size (self->tree))
+    //  Only into batches the next flush commits: a flush with none aborts
+    //  what is folded, and a landing in it with it
+    if (self->read_only || self->batch_open || !self->folded || self->folded_batches == 0
+    ||  !self->tree || s_landed (self) >= pl_merkle_size (self->tree))
         return 0;
     return s_land (self, self->folded, max);
 }
 
 int
-pb_store_index_land_alone (pb_store_t *self)
+pb_store_index_land_alone (pb_store_t *self, uint64_t max)
 {
-    if (self->read_only || self->batch_open || self->folded)
+    if (self->read_only || self->batch_open || self->folded || !self->tree)
         return 0;
     MDB_txn *txn;
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
     if (rc)
         return pb_store_lmdb_fail (self, rc, "land index: begin");
-    if (s_land (self, txn, UINT64_MAX)) {
+    if (s_land (self, txn, max)) {
         mdb_txn_abort (txn);
         return -1;
     }
@@ -209,6 +233,7 @@ pb_store_index_land_alone (pb_store_t *self)
     //  Journaled: MDB_NOMETASYNC left the meta page unsynced
     if (rc == 0 && self->flush_ms)
         rc = mdb_env_sync (self->env, 1);
+    pb_store_index_settled (self, rc == 0);
     return rc? pb_store_lmdb_fail (self, rc, "land index: commit"): 0;
 }
 

@@ -59,7 +59,9 @@ struct _pb_store_t {
     bool flush_soon;                //  a batch found the map full: flush before the next
     bool broken;                    //  the journal could not be synced: refuse until restart
     //  The case and agency indexes, landed late (pb_store_index.c)
-    uint64_t landed_to;             //  meta "indexed_to" as last landed (UINT64_MAX: all)
+    uint64_t landed_to;             //  meta "indexed_to" as committed (UINT64_MAX: all)
+    uint64_t landing_to;            //  and as landed in a transaction not committed yet
+    bool landing;                   //  (landing_to is set)
     int64_t landed_ms;              //  when the last landing was tried
     size_t page_size, map_size, used_bytes, high_water_bytes, limit_bytes;
     char error [512];
@@ -128,9 +130,14 @@ bool pb_store_index_due (pb_store_t *self);
 //  Index the entries that wait, in a transaction nested in parent: 0, or
 //  -1 with nothing of it done (parent is untouched).
 int pb_store_index_land (pb_store_t *self, MDB_txn *parent);
-//  Every waiting entry in a transaction of its own, committed durably;
-//  only when no batch is open and nothing is folded (else 0, doing nothing).
-int pb_store_index_land_alone (pb_store_t *self);
+//  Up to max waiting entries in a transaction of its own, committed
+//  durably; only when no batch is open and nothing is folded (else 0).
+int pb_store_index_land_alone (pb_store_t *self, uint64_t max);
+//  The transaction a landing rode in was committed, or dropped: what has
+//  been landed is then as that says.
+void pb_store_index_settled (pb_store_t *self, bool committed);
+//  A landing takes this many entries at most
+#define PB_STORE_LAND_AT_MOST 4096
 
 //  Pages in use, the map's size and the publish limit, read again.
 int pb_store_space_refresh (pb_store_t *self);

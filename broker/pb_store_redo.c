@@ -232,6 +232,7 @@ pb_store_redo_settle (pb_store_t *self)
     snprintf (why, sizeof why, "%s", self->error);
     if (self->folded)
         mdb_txn_abort (self->folded);
+    pb_store_index_settled (self, false);
     self->folded = NULL;
     self->folded_bytes = 0;
     self->folded_batches = 0;
@@ -372,6 +373,7 @@ pb_store_flush (pb_store_t *self)
         mdb_txn_abort (self->folded);
         self->folded = NULL;
         self->folded_bytes = 0;
+        pb_store_index_settled (self, false);
         return 0;
     }
     //  The late indexes ride with this commit when they are due; a landing
@@ -379,6 +381,7 @@ pb_store_flush (pb_store_t *self)
     if (pb_store_index_due (self) && pb_store_index_land (self, self->folded))
         log_warn ("store: %s (the indexes catch up later)", self->error);
     int rc = mdb_txn_commit (self->folded);
+    pb_store_index_settled (self, rc == 0);
     self->folded = NULL;
     self->folded_bytes = 0;
     self->folded_batches = 0;
@@ -397,7 +400,7 @@ pb_store_flush_if_due (pb_store_t *self)
     if (self->batch_open)
         return 0;
     if (!self->folded)      //  an idle store: the indexes catch up on their own
-        return pb_store_index_due (self)? pb_store_index_land_alone (self): 0;
+        return pb_store_index_due (self)? pb_store_index_land_alone (self, PB_STORE_LAND_AT_MOST): 0;
     if (zclock_mono () - self->folded_since_ms < self->flush_ms
     &&  pb_redo_size (self->redo) < FLUSH_BYTES)
         return 0;

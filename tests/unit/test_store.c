@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <lmdb.h>
 #include "pl_test_store.h"
+#include "pb_store_int.h"       //  PB_STORE_LAND_AT_MOST
 #include "pb_store_queue.h"
 #include "pb_store_state.h"
 #include "passerelle.pb-c.h"
@@ -290,6 +291,47 @@ START_TEST (late_indexes_miss_nothing)
     got [0] = 0;
     ck_assert_int_eq (pb_store_log_agency (store, "agency-1", 0, s_collect, got), 0);
     ck_assert_uint_eq (got [0], 47);
+    pb_store_destroy (&store);
+}
+END_TEST
+
+//  No landing takes more than PB_STORE_LAND_AT_MOST entries (the broker's
+//  memory), not even an idle store's; and a landing into a folded
+//  transaction that a flush then drops (no batch in it) is not counted
+START_TEST (landings_stay_small_and_are_never_lost)
+{
+    uint64_t most = PB_STORE_LAND_AT_MOST;
+    //  Own commits: the first lands at once, an idle moment a second later
+    pb_store_t *store = s_open (0);
+    s_append (store, 0, 2 * most + 100, 7);
+    ck_assert_uint_eq (s_indexed_to (store), most);
+    usleep (1100 * 1000);
+    ck_assert_int_eq (pb_store_flush_if_due (store), 0);
+    ck_assert_uint_eq (s_indexed_to (store), 2 * most);
+    pb_store_destroy (&store);              //  lands the rest
+    store = s_open (0);
+    ck_assert_uint_eq (s_indexed_to (store), 2 * most + 100);
+    ck_assert_uint_eq (s_case_count (store, 7, 3), (2 * most + 100 + 3) / 7);
+    pb_store_destroy (&store);
+    //  Journaled: a flush lands, then a batch is aborted, leaving the
+    //  folded transaction empty; a slice into it would be dropped with it
+    s_teardown ();
+    s_setup ();
+    s_flush_ms = 1000;
+    store = s_open (0);
+    s_append (store, 0, most + 100, 7);
+    ck_assert_int_eq (pb_store_flush (store), 0);
+    ck_assert_uint_eq (s_indexed_to (store), most);
+    pb_batch_t *batch = pb_store_begin (store);
+    ck_assert_ptr_nonnull (batch);
+    pb_batch_abort (&batch);
+    ck_assert_int_eq (pb_store_index_catch_up (store, 1000), 0);
+    ck_assert_int_eq (pb_store_flush (store), 0);
+    ck_assert_uint_eq (s_indexed_to (store), most);
+    //  Not taken for landed: the idle store lands it a second later
+    usleep (1100 * 1000);
+    ck_assert_int_eq (pb_store_flush_if_due (store), 0);
+    ck_assert_uint_eq (s_indexed_to (store), most + 100);
     pb_store_destroy (&store);
 }
 END_TEST
@@ -719,6 +761,7 @@ test_suite (void)
     tcase_add_loop_test (tc, case_and_agency_indexes, 0, 2);
     tcase_add_loop_test (tc, late_indexes_miss_nothing, 0, 2);
     tcase_add_test (tc, indexes_of_an_older_store_are_complete);
+    tcase_add_test (tc, landings_stay_small_and_are_never_lost);
     tcase_add_loop_test (tc, full_map_refuses_and_recovers, 0, 2);
     tcase_add_test (tc, newer_schema_refused);
     tcase_add_test (tc, older_schema_stamped_by_a_writer);
