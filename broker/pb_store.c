@@ -644,11 +644,10 @@ pb_batch_commit (pb_batch_t **batch_p)
                            size, 8, 0, "write log size");
     }
     //  A commit of its own (not journaled) takes the late indexes with it
-    //  when they are due; a landing that fails is left for the next
-    //  (not near a full map: the pages it takes could cost the events
-    //  their commit; an idle moment lands them alone)
-    if (rc == 0 && !self->journaled && pb_store_accepts_publish (store)
-    &&  pb_store_index_due (store) && pb_store_index_land (store, self->txn))
+    //  when they are due (never near a full map: pb_store_index.c); a
+    //  landing that fails is left for the next
+    if (rc == 0 && !self->journaled && pb_store_index_due (store)
+    &&  pb_store_index_land (store, self->txn))
         log_warn ("store: %s (the indexes catch up later)", store->error);
     if (rc != 0) {
         mdb_txn_abort (self->txn);

@@ -154,10 +154,26 @@ pb_store_index_settled (pb_store_t *self, bool committed)
     self->landing = false;
 }
 
+//  Whether a landing may be tried at all: not in a store that refuses
+//  batches until a restart, nor near a full map, where the pages it takes
+//  could cost events their commit (walks read past indexed_to meanwhile).
+//  Asking about room must not leave its answer as the store's error.
+static bool
+s_may_land (pb_store_t *self)
+{
+    if (self->read_only || self->broken || !self->tree)
+        return false;
+    char error [sizeof self->error];
+    memcpy (error, self->error, sizeof error);
+    bool room = pb_store_accepts_publish (self);
+    memcpy (self->error, error, sizeof error);
+    return room;
+}
+
 bool
 pb_store_index_due (pb_store_t *self)
 {
-    if (self->read_only || !self->tree)
+    if (!s_may_land (self))
         return false;
     uint64_t size = pl_merkle_size (self->tree);
     if (s_landed (self) >= size)
@@ -210,8 +226,8 @@ pb_store_index_catch_up (pb_store_t *self, size_t max)
 {
     //  Only into batches the next flush commits: a flush with none aborts
     //  what is folded, and a landing in it with it
-    if (self->read_only || self->batch_open || !self->folded || self->folded_batches == 0
-    ||  !self->tree || s_landed (self) >= pl_merkle_size (self->tree))
+    if (self->batch_open || !self->folded || self->folded_batches == 0 || !s_may_land (self)
+    ||  s_landed (self) >= pl_merkle_size (self->tree))
         return 0;
     return s_land (self, self->folded, max);
 }
@@ -219,7 +235,7 @@ pb_store_index_catch_up (pb_store_t *self, size_t max)
 int
 pb_store_index_land_alone (pb_store_t *self, uint64_t max)
 {
-    if (self->read_only || self->batch_open || self->folded || !self->tree)
+    if (self->read_only || self->broken || self->batch_open || self->folded || !self->tree)
         return 0;
     MDB_txn *txn;
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
@@ -230,10 +246,10 @@ pb_store_index_land_alone (pb_store_t *self, uint64_t max)
         return -1;
     }
     rc = mdb_txn_commit (txn);
+    pb_store_index_settled (self, rc == 0);
     //  Journaled: MDB_NOMETASYNC left the meta page unsynced
     if (rc == 0 && self->flush_ms)
         rc = mdb_env_sync (self->env, 1);
-    pb_store_index_settled (self, rc == 0);
     return rc? pb_store_lmdb_fail (self, rc, "land index: commit"): 0;
 }
 

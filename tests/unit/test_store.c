@@ -312,6 +312,11 @@ START_TEST (landings_stay_small_and_are_never_lost)
     store = s_open (0);
     ck_assert_uint_eq (s_indexed_to (store), 2 * most + 100);
     ck_assert_uint_eq (s_case_count (store, 7, 3), (2 * most + 100 + 3) / 7);
+    //  A stop lands everything, a landing at a time
+    s_append (store, 2 * most + 100, 5 * most + 100, 7);
+    pb_store_destroy (&store);
+    store = s_open (0);
+    ck_assert_uint_eq (s_indexed_to (store), 5 * most + 100);
     pb_store_destroy (&store);
     //  Journaled: a flush lands, then a batch is aborted, leaving the
     //  folded transaction empty; a slice into it would be dropped with it
