@@ -265,6 +265,23 @@ START_TEST (late_indexes_miss_nothing)
     ck_assert_uint_eq (s_indexed_to (store), _i? 0: 70);
     for (unsigned which = 0; which < 7; which++)
         ck_assert_uint_eq (s_case_count (store, 7, which), 20);
+    if (!_i) {
+        //  And by a reader in another process (passerelle-audit), from
+        //  what LMDB holds: 70 landed, 70 not
+        pid_t pid = fork ();
+        ck_assert_int_ge (pid, 0);
+        if (pid == 0) {
+            pb_store_t *reader = pb_store_open (s_dir, 0, true, s_err, sizeof s_err);
+            bool all = reader != NULL;
+            for (unsigned which = 0; which < 7 && all; which++)
+                all = s_case_count (reader, 7, which) == 20;
+            pb_store_destroy (&reader);
+            _exit (all? 0: 1);
+        }
+        int status;
+        ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+        ck_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    }
     static uint64_t got [256];
     got [0] = 0;
     ck_assert_int_eq (pb_store_log_case (store, "case-3", 66, s_collect, got), 0);
