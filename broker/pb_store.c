@@ -146,8 +146,8 @@ pb_store_meta_get_u64_or (pb_store_t *self, MDB_txn *txn, const void *key, size_
     if (rc)
         return pb_store_lmdb_fail (self, rc, "read meta");
     if (v.mv_size != 8)
-        return pb_store_fail (self, "meta value of %zu bytes, expected 8 (store damaged?)",
-                              v.mv_size);
+        return pb_store_fail (self, "meta %.*s: a value of %zu bytes, expected 8 (store damaged?)",
+                              (int) ksize, (const char *) key, v.mv_size);
     *value = pl_get_be64 (v.mv_data);
     return 0;
 }
@@ -238,17 +238,25 @@ pb_store_space_refresh (pb_store_t *self)
     return 0;
 }
 
+//  Whether the pages for what is folded and batch_bytes more written fit
+//  under the publish limit. Written bytes cost about twice their size in
+//  pages (page fill, copies of the branch pages above them), plus a few
+//  pages per database; batches folded into one long transaction cost more:
+//  it cannot reuse the pages it frees, so count each as a full copy of its
+//  paths.
+static bool
+s_fits (pb_store_t *store, size_t batch_bytes)
+{
+    size_t need = store->used_bytes + 2 * (store->folded_bytes + batch_bytes)
+                + (8 + 32 * store->folded_batches) * store->page_size;
+    return need <= store->limit_bytes;
+}
+
 int
 pb_batch_room (pb_batch_t *self, size_t extra)
 {
     pb_store_t *store = self->store;
-    //  Written bytes cost about twice their size in pages (page fill, copies
-    //  of the branch pages above them), plus a few pages per database
-    //  Batches folded into one long transaction cost more: it cannot reuse
-    //  the pages it frees, so count each as a full copy of its paths
-    size_t need = store->used_bytes + 2 * (store->folded_bytes + self->bytes + extra)
-                + (8 + 32 * store->folded_batches) * store->page_size;
-    if (need > store->limit_bytes) {
+    if (!s_fits (store, self->bytes + extra)) {
         pb_store_fail (store, "store full: %zu of %zu bytes in use, publishes refused above %zu "
                        "(raise the map size)", store->used_bytes, store->map_size,
                        store->limit_bytes);
@@ -260,12 +268,7 @@ pb_batch_room (pb_batch_t *self, size_t extra)
 bool
 pb_store_accepts_publish (pb_store_t *self)
 {
-    if (self->read_only)
-        return false;
-    if (self->batch_open)
-        return pb_batch_room (&self->batch, 0) == 0;
-    pb_batch_t none = { self, NULL, 0, 0, false };
-    return pb_batch_room (&none, 0) == 0;
+    return !self->read_only && s_fits (self, self->batch_open? self->batch.bytes: 0);
 }
 
 //  --------------------------------------------------------------------------
@@ -491,17 +494,9 @@ pb_store_destroy (pb_store_t **self_p)
         //  a reader sees them (were it to fail, the journal still has them)
         if (self->folded && pb_store_flush (self))
             log_warn ("store: at close: %s", self->error);
-        //  The indexes complete, so that a reader has no entries to read
-        //  past them: a landing at a time, each its own transaction
-        uint64_t landed = UINT64_MAX;
-        while (!self->read_only && self->tree && self->landed_to < pl_merkle_size (self->tree)
-        &&     self->landed_to != landed) {
-            landed = self->landed_to;
-            if (pb_store_index_land_alone (self, PB_STORE_LAND_AT_MOST)) {
-                log_warn ("store: at close: %s", self->error);
-                break;
-            }
-        }
+        //  The indexes complete, so that a reader has no entries to read past them
+        if (pb_store_index_land_all (self))
+            log_warn ("store: at close: %s", self->error);
         if (self->flush_ms && !self->read_only)
             mdb_env_sync (self->env, 1);        //  the last flush's meta page
         if (self->folded)

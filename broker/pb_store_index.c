@@ -154,40 +154,30 @@ pb_store_index_settled (pb_store_t *self, bool committed)
     self->landing = false;
 }
 
-//  Whether a landing may be tried at all: not in a store that refuses
-//  batches until a restart, nor near a full map, where the pages it takes
-//  could cost events their commit (walks read past indexed_to meanwhile).
-//  Asking about room must not leave its answer as the store's error.
+//  Whether entries wait and a landing may be tried at all: not in a store
+//  that refuses batches until a restart, nor near a full map, where the
+//  pages it takes could cost events their commit (walks read past
+//  indexed_to meanwhile)
 static bool
 s_may_land (pb_store_t *self)
 {
-    if (self->read_only || self->broken || !self->tree)
-        return false;
-    char error [sizeof self->error];
-    memcpy (error, self->error, sizeof error);
-    bool room = pb_store_accepts_publish (self);
-    memcpy (self->error, error, sizeof error);
-    return room;
+    return !self->read_only && !self->broken && self->tree
+        && s_landed (self) < pl_merkle_size (self->tree) && pb_store_accepts_publish (self);
 }
 
 bool
 pb_store_index_due (pb_store_t *self)
 {
-    if (!s_may_land (self))
-        return false;
-    uint64_t size = pl_merkle_size (self->tree);
-    if (s_landed (self) >= size)
-        return false;
-    return size - s_landed (self) >= LAND_AT_ENTRIES
-        || zclock_mono () - self->landed_ms >= LAND_EVERY_MS;
+    return s_may_land (self)
+        && (pl_merkle_size (self->tree) - s_landed (self) >= LAND_AT_ENTRIES
+            || zclock_mono () - self->landed_ms >= LAND_EVERY_MS);
 }
 
 //  Land up to max waiting entries in a transaction nested in parent
+//  (callers have asked s_may_land)
 static int
 s_land (pb_store_t *self, MDB_txn *parent, uint64_t max)
 {
-    if (!self->tree)            //  lost to a failure: nothing is known to land
-        return 0;
     uint64_t size = pl_merkle_size (self->tree), from, to = size;
     self->landed_ms = zclock_mono ();       //  even a failure waits for the next turn
     MDB_txn *txn;
@@ -218,7 +208,7 @@ s_land (pb_store_t *self, MDB_txn *parent, uint64_t max)
 int
 pb_store_index_land (pb_store_t *self, MDB_txn *parent)
 {
-    return s_land (self, parent, PB_STORE_LAND_AT_MOST);
+    return s_may_land (self)? s_land (self, parent, PB_STORE_LAND_AT_MOST): 0;
 }
 
 int
@@ -226,8 +216,7 @@ pb_store_index_catch_up (pb_store_t *self, size_t max)
 {
     //  Only into batches the next flush commits: a flush with none aborts
     //  what is folded, and a landing in it with it
-    if (self->batch_open || !self->folded || self->folded_batches == 0 || !s_may_land (self)
-    ||  s_landed (self) >= pl_merkle_size (self->tree))
+    if (self->batch_open || !self->folded || self->folded_batches == 0 || !s_may_land (self))
         return 0;
     return s_land (self, self->folded, max);
 }
@@ -235,7 +224,7 @@ pb_store_index_catch_up (pb_store_t *self, size_t max)
 int
 pb_store_index_land_alone (pb_store_t *self, uint64_t max)
 {
-    if (self->read_only || self->broken || self->batch_open || self->folded || !self->tree)
+    if (self->batch_open || self->folded || !s_may_land (self))
         return 0;
     MDB_txn *txn;
     int rc = mdb_txn_begin (self->env, NULL, 0, &txn);
@@ -251,6 +240,19 @@ pb_store_index_land_alone (pb_store_t *self, uint64_t max)
     if (rc == 0 && self->flush_ms)
         rc = mdb_env_sync (self->env, 1);
     return rc? pb_store_lmdb_fail (self, rc, "land index: commit"): 0;
+}
+
+int
+pb_store_index_land_all (pb_store_t *self)
+{
+    //  Stops when a landing moves nothing (none may be tried now)
+    uint64_t landed;
+    do {
+        landed = self->landed_to;
+        if (pb_store_index_land_alone (self, PB_STORE_LAND_AT_MOST))
+            return -1;
+    } while (self->landed_to != landed);
+    return 0;
 }
 
 //  --------------------------------------------------------------------------

@@ -133,6 +133,8 @@ int pb_store_index_land (pb_store_t *self, MDB_txn *parent);
 //  Up to max waiting entries in a transaction of its own, committed
 //  durably; only when no batch is open and nothing is folded (else 0).
 int pb_store_index_land_alone (pb_store_t *self, uint64_t max);
+//  Every waiting entry, a landing (a transaction) at a time: for a close.
+int pb_store_index_land_all (pb_store_t *self);
 //  The transaction a landing rode in was committed, or dropped: what has
 //  been landed is then as that says.
 void pb_store_index_settled (pb_store_t *self, bool committed);
