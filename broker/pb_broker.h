@@ -12,6 +12,7 @@
 #include <czmq.h>
 #include "pb_config.h"
 #include "pb_escalation.h"
+#include "pb_journal.h"
 #include "pb_sharing.h"
 #include "pb_store.h"
 #include "pb_store_queue.h"
@@ -67,8 +68,8 @@ int pb_broker_notice (pb_broker_t *self, const char *agency, const char *kind,
                       const char *case_ref, const char *consent_id, const uint8_t *event_id,
                       const char *about, const char *text);
 
-/*  Append a log entry to the open batch; 0 or the store's error code (the
- *  batch is then marked spoilt).  */
-int pb_broker_log (pb_broker_t *self, uint8_t *bytes, size_t size, uint64_t *index);
+/*  Append a log entry (as pb_journal made it) to the open batch; 0 or the
+ *  store's error code (the batch is then marked spoilt).  */
+int pb_broker_log (pb_broker_t *self, const pb_entry_t *entry, uint64_t *index);
 
 #endif

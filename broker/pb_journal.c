@@ -2,17 +2,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pb_journal.h"
+#include "pb_store.h"
 
 static pb_entry_t
 s_pack (Passerelle__LogEntry *entry)
 {
-    pb_entry_t out = { NULL, 0 };
-    out.size = passerelle__log_entry__get_packed_size (entry);
-    out.bytes = malloc (out.size? out.size: 1);
-    if (out.bytes)
-        passerelle__log_entry__pack (entry, out.bytes);
-    else
-        out.size = 0;
+    pb_entry_t out = { NULL, 0, NULL, 0 };
+    size_t names_size;
+    char *names = pb_log_names (entry, &names_size);
+    size_t size = passerelle__log_entry__get_packed_size (entry);
+    out.bytes = names? malloc (size + names_size): NULL;
+    if (out.bytes) {
+        out.size = passerelle__log_entry__pack (entry, out.bytes);
+        memcpy (out.bytes + size, names, names_size);
+        out.names = (const char *) out.bytes + size;
+        out.names_size = names_size;
+    }
+    free (names);
     return out;
 }
 

@@ -13,10 +13,14 @@
 #include "pb_sharing.h"
 #include "pl_envelope.h"
 
-/*  A serialised entry; free with free ().  */
+/*  A serialised entry, and the names the log's indexes file it under
+ *  (pb_log_names: they travel with it, so the store need not decode it
+ *  again); one block: free bytes with free ().  */
 typedef struct {
     uint8_t *bytes;
     size_t size;
+    const char *names;              //  in the same block as bytes
+    size_t names_size;
 } pb_entry_t;
 
 /*  An accepted event and every decision taken for it. kind is derived from

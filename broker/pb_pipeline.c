@@ -48,7 +48,7 @@ pb_broker_notice (pb_broker_t *self, const char *agency, const char *kind, const
     zframe_t *frame = pl_wire_pack (&msg);
     free (bytes);
     pb_entry_t entry = pb_journal_note ("notice", event_id, case_ref, agency, text, now);
-    int rc = frame? pb_broker_log (self, entry.bytes, entry.size, NULL): -1;
+    int rc = frame? pb_broker_log (self, &entry, NULL): -1;
     free (entry.bytes);
     //  A notice is owed like an event until receipted; the priority lane
     //  is kept for escalations, so it goes in the normal one
@@ -131,7 +131,7 @@ s_refuse (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t *peer, pl_e
     if (status != PASSERELLE__STATUS__STATUS_STORE_FULL) {
         pb_entry_t entry = pb_journal_refusal (envelope, peer->id, pl_status_name (status), reason,
                                                decisions, count, pl_now_ms ());
-        pb_broker_log (self, entry.bytes, entry.size, &index);
+        pb_broker_log (self, &entry, &index);
         free (entry.bytes);
     }
     s_ack (self, routing_id, event_id, status, reason, decisions, count, NULL, index);
@@ -252,7 +252,7 @@ s_accept (pb_broker_t *self, zframe_t *routing_id, const pl_agency_t *peer, pl_e
     if (rc == 0)
         rc = pb_sharing_record (self->sharing, self->batch, envelope, decisions, count);
     if (rc == 0)
-        rc = pb_broker_log (self, entry.bytes, entry.size, &index);
+        rc = pb_broker_log (self, &entry, &index);
     free (entry.bytes);
     if (rc == 0)
         rc = s_route (self, envelope, peer, wire, decisions, count, now);
@@ -288,7 +288,7 @@ s_note_sequence (pb_broker_t *self, pl_envelope_t *envelope, const pl_agency_t *
         log_warn ("event %s: %s", pl_event_id_hex (header->event_id.data, hex), warning);
         pb_entry_t note = pb_journal_note ("sequence_gap", header->event_id.data, header->case_ref,
                                            peer->id, warning, now);
-        pb_broker_log (self, note.bytes, note.size, NULL);
+        pb_broker_log (self, &note, NULL);
         free (note.bytes);
     }
 }
@@ -353,8 +353,8 @@ pb_pipeline_publish (pb_broker_t *self, pb_inbound_t *in)
     }
 }
 
-//  The case an event is about, from its publish entry (via the event
-//  record): receipts and expiries carry it so that the log's case index
+//  The case an event is about, from its event record (or the publish
+//  entry of one recorded before the store kept it there): receipts and expiries carry it so that the log's case index
 //  holds everything about a case, and a case report needs no other walk.
 static void
 s_case_of (pb_broker_t *self, const uint8_t *event_id, char *case_ref, size_t size)
@@ -363,8 +363,13 @@ s_case_of (pb_broker_t *self, const uint8_t *event_id, char *case_ref, size_t si
     uint8_t *bytes = NULL;
     size_t length = 0;
     case_ref [0] = 0;
-    if (pb_store_event_lookup (self->store, event_id, PL_EVENT_ID_SIZE, &event) == 0
-    &&  pb_store_log_entry (self->store, event->log_index, &bytes, &length) == 0) {
+    if (pb_store_event_lookup (self->store, event_id, PL_EVENT_ID_SIZE, &event) != 0)
+        return;
+    if (event->case_ref)
+        snprintf (case_ref, size, "%s", event->case_ref);
+    else
+    //  Recorded by a broker that did not keep the case there: its entry has it
+    if (pb_store_log_entry (self->store, event->log_index, &bytes, &length) == 0) {
         Passerelle__LogEntry *entry = passerelle__log_entry__unpack (NULL, length, bytes);
         if (entry && entry->case_ref)
             snprintf (case_ref, size, "%s", entry->case_ref);
@@ -410,7 +415,7 @@ s_receipt_item (pb_broker_t *self, pb_inbound_t *in, size_t index)
         .proof = proof, .proof_len = proof_len
     };
     pb_entry_t entry = pb_journal_receipt (&fields, pl_now_ms ());
-    int rc = pb_broker_log (self, entry.bytes, entry.size, NULL);
+    int rc = pb_broker_log (self, &entry, NULL);
     free (entry.bytes);
     if (rc == 0)
         rc = pb_batch_queue_remove (self->batch, peer->id, item->event_id, PL_EVENT_ID_SIZE);
@@ -434,7 +439,7 @@ s_receipt_item (pb_broker_t *self, pb_inbound_t *in, size_t index)
         log_warn ("%s", text);
         pb_entry_t note = pb_journal_note ("late_escalation", item->event_id,
                                            late.case_ref, peer->id, text, pl_now_ms ());
-        pb_broker_log (self, note.bytes, note.size, NULL);
+        pb_broker_log (self, &note, NULL);
         free (note.bytes);
     }
     return true;
@@ -481,7 +486,7 @@ s_log_expiry (const pb_queue_item_t *item, void *arg)
     pb_entry_t entry = pb_journal_note ("expiry", item->event_id_size == PL_EVENT_ID_SIZE?
                                         item->event_id: NULL, *case_ref? case_ref: NULL,
                                         item->agency, text, now);
-    int rc = pb_broker_log (self, entry.bytes, entry.size, NULL);
+    int rc = pb_broker_log (self, &entry, NULL);
     free (entry.bytes);
     log_warn ("expiry: %s", text);
     self->counts.expired++;
@@ -509,7 +514,7 @@ pb_pipeline_late_escalation (pb_broker_t *self, const pb_overdue_t *late, uint64
     log_warn ("late escalation: %s", text);
     pb_entry_t entry = pb_journal_note ("late_escalation", late->event_id, late->case_ref,
                                         late->recipient, text, pl_now_ms ());
-    int rc = pb_broker_log (self, entry.bytes, entry.size, NULL);
+    int rc = pb_broker_log (self, &entry, NULL);
     free (entry.bytes);
     //  The publisher, and the fallback roles in its network, must act now
     if (rc == 0 && *late->publisher)
@@ -536,7 +541,7 @@ pb_pipeline_report_gap (pb_broker_t *self, const pb_gap_t *gap)
     log_warn ("%s", text);
     pb_entry_t note = pb_journal_note ("sequence_gap", NULL, NULL, gap->publisher, text,
                                        pl_now_ms ());
-    int rc = pb_broker_log (self, note.bytes, note.size, NULL);
+    int rc = pb_broker_log (self, &note, NULL);
     free (note.bytes);
     if (rc == 0)
         pb_broker_notice (self, gap->publisher, "sequence_gap", NULL, NULL, NULL, gap->publisher,

@@ -35,7 +35,7 @@ s_log_note (server_t *self, const char *kind, const char *detail)
         return;
     pb_entry_t entry = pb_journal_note (kind, NULL, NULL, pl_keys_id (self->broker.keys), detail,
                                         pl_now_ms ());
-    pb_broker_log (&self->broker, entry.bytes, entry.size, NULL);
+    pb_broker_log (&self->broker, &entry, NULL);
     free (entry.bytes);
     pb_server_commit (self);
 }

@@ -405,7 +405,8 @@ pb_sharing_admit (pb_sharing_t *self, pb_batch_t *batch, pl_envelope_t *envelope
             recipients [allowed++] = decisions [i].agency->id;
     return pb_batch_event_record (batch, header->event_id.data, header->event_id.len,
                                   header->publisher, log_index, header->supersedes.data,
-                                  header->supersedes.len, recipients, allowed);
+                                  header->supersedes.len, recipients, allowed,
+                                  header->case_ref);
 }
 
 static int

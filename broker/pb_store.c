@@ -100,6 +100,7 @@ int
 pb_store_tree_open (pb_store_t *self, MDB_txn *txn, uint64_t size)
 {
     pl_merkle_destroy (&self->tree);
+    pb_store_index_forget_from (self, size);
     MDB_txn *saved = self->txn;
     self->txn = txn;
     self->tree = pl_merkle_new (&s_storage, self, size);
@@ -503,6 +504,7 @@ pb_store_destroy (pb_store_t **self_p)
             mdb_txn_abort (self->folded);
         pb_redo_destroy (&self->redo);
         pl_merkle_destroy (&self->tree);
+        pb_store_index_forget_from (self, 0);
         mdb_env_close (self->env);
         free (self);
         *self_p = NULL;

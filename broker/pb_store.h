@@ -154,6 +154,19 @@ bool pb_store_accepts_publish (pb_store_t *self);
 int pb_batch_log_append (pb_batch_t *self, const uint8_t *entry, size_t size,
                          uint64_t *index);
 
+//  The names an entry is indexed under, as one block of size bytes: its
+//  case_ref ("" if none), then each agency it names once, each string
+//  ending with a NUL. malloc'd; NULL if memory runs out.
+struct Passerelle__LogEntry;
+char *pb_log_names (const struct Passerelle__LogEntry *entry, size_t *size);
+
+//  The same append for the broker, which made entry from a LogEntry it
+//  holds and names from the same one (pb_journal): the bytes are not
+//  decoded again, and the names are kept for the indexes. Fails (-1) on
+//  names not in pb_log_names' form or longer than a name may be.
+int pb_batch_log_append_named (pb_batch_t *self, const uint8_t *entry, size_t size,
+                               const char *names, size_t names_size, uint64_t *index);
+
 //  Size and root of the tree, as one consistent pair.
 int pb_store_log_root (pb_store_t *self, uint64_t *size, uint8_t *root);
 uint64_t pb_store_log_size (pb_store_t *self);
@@ -196,14 +209,16 @@ uint64_t pb_store_merkle_reads (pb_store_t *self);
 int pb_batch_event_seen (pb_batch_t *self, const uint8_t *event_id, size_t id_size);
 
 //  Record an accepted event: its publisher, the log index of its publish
-//  entry, what it supersedes (NULL/0: nothing) and the agencies it is
-//  routed to. The admission point of a publish: call it before the other
-//  writes of that event; PB_STORE_NO_ROOM past the publish limit (nothing
-//  written), -1 if already recorded (check pb_batch_event_seen first).
+//  entry, what it supersedes (NULL/0: nothing), the agencies it is routed
+//  to and its case (NULL: none). The admission point of a publish: call it
+//  before the other writes of that event; PB_STORE_NO_ROOM past the publish
+//  limit (nothing written), -1 if already recorded (check
+//  pb_batch_event_seen first).
 int pb_batch_event_record (pb_batch_t *self, const uint8_t *event_id, size_t id_size,
                            const char *publisher, uint64_t log_index,
                            const uint8_t *supersedes, size_t supersedes_size,
-                           const char *const *recipients, size_t n_recipients);
+                           const char *const *recipients, size_t n_recipients,
+                           const char *case_ref);
 
 typedef struct {
     uint64_t log_index;
@@ -212,6 +227,7 @@ typedef struct {
     size_t supersedes_size;
     size_t n_recipients;
     char **recipients;
+    char *case_ref;                 //  NULL: none, or recorded before the store kept it
 } pb_event_t;
 
 //  A copy of what was recorded: 0 (*event_p set), 1 (unknown event), -1.

@@ -59,6 +59,87 @@ s_named_before (const Passerelle__LogEntry *le, size_t i)
     return false;
 }
 
+char *
+pb_log_names (const Passerelle__LogEntry *le, size_t *size)
+{
+    const char *case_ref = le->case_ref? le->case_ref: "";
+    size_t total = strlen (case_ref) + 1;
+    for (size_t i = 0; i < 2 + le->n_decisions; i++)
+        if (*s_agency_at (le, i) && !s_named_before (le, i))
+            total += strlen (s_agency_at (le, i)) + 1;
+    char *names = malloc (total), *p = names;
+    if (!names)
+        return NULL;
+    p = stpcpy (p, case_ref) + 1;
+    for (size_t i = 0; i < 2 + le->n_decisions; i++)
+        if (*s_agency_at (le, i) && !s_named_before (le, i))
+            p = stpcpy (p, s_agency_at (le, i)) + 1;
+    *size = total;
+    return names;
+}
+
+//  --------------------------------------------------------------------------
+//  The names of entries not landed yet, kept from their append: a landing
+//  then writes the indexes without decoding each entry again (that was
+//  half its cost). memo [i] holds entry memo_from + i; the memo covers one
+//  unbroken run, so an append elsewhere starts it again. A landing reads
+//  past it (entries from before a restart, or beyond the bound when
+//  landings stall) by decoding, as before.
+
+#define MEMO_MAX    (4 * PB_STORE_LAND_AT_MOST)
+
+static void
+s_memo_drop_below (pb_store_t *self, uint64_t index)
+{
+    size_t drop = index <= self->memo_from? 0:
+                  index - self->memo_from >= self->memo_count? self->memo_count:
+                  (size_t) (index - self->memo_from);
+    if (drop == 0)
+        return;
+    for (size_t i = 0; i < drop; i++)
+        free (self->memo [i]);
+    memmove (self->memo, self->memo + drop, (self->memo_count - drop) * sizeof *self->memo);
+    self->memo_count -= drop;
+    self->memo_from += drop;
+}
+
+void
+pb_store_index_forget_from (pb_store_t *self, uint64_t size)
+{
+    while (self->memo_count > 0 && self->memo_from + self->memo_count > size)
+        free (self->memo [--self->memo_count]);
+    if (self->memo_count == 0) {
+        free (self->memo);
+        self->memo = NULL;
+    }
+}
+
+void
+pb_store_index_remember (pb_store_t *self, uint64_t index, const char *names, size_t size)
+{
+    if (self->memo_count && index != self->memo_from + self->memo_count)
+        pb_store_index_forget_from (self, self->memo_from);     //  all of it
+    if (self->memo_count == 0)
+        self->memo_from = index;
+    if (self->memo_count >= MEMO_MAX)
+        return;
+    if (!self->memo && !(self->memo = malloc (MEMO_MAX * sizeof *self->memo)))
+        return;
+    pb_names_t *item = malloc (sizeof *item + size);
+    if (!item)
+        return;
+    item->size = size;
+    memcpy (item->data, names, size);
+    self->memo [self->memo_count++] = item;
+}
+
+static const pb_names_t *
+s_memo_at (pb_store_t *self, uint64_t index)
+{
+    return index >= self->memo_from && index - self->memo_from < self->memo_count?
+           self->memo [index - self->memo_from]: NULL;
+}
+
 int
 pb_store_indexed_to (pb_store_t *self, MDB_txn *txn, uint64_t *indexed_to)
 {
@@ -93,6 +174,17 @@ s_put_index (pb_store_t *self, MDB_txn *txn, MDB_dbi dbi, const char *name,
     return rc? pb_store_lmdb_fail (self, rc, "land index"): 0;
 }
 
+//  File entry index_be under its names: the case, then each agency
+static int
+s_put_names (pb_store_t *self, MDB_txn *txn, const char *names, size_t size,
+             const uint8_t *index_be)
+{
+    int rc = s_put_index (self, txn, self->case_idx, names, index_be);
+    for (size_t at = strlen (names) + 1; at < size && rc == 0; at += strlen (names + at) + 1)
+        rc = s_put_index (self, txn, self->agency_idx, names + at, index_be);
+    return rc;
+}
+
 //  Index entries [from, to) in txn
 static int
 s_land_range (pb_store_t *self, MDB_txn *txn, uint64_t from, uint64_t to)
@@ -117,18 +209,22 @@ s_land_range (pb_store_t *self, MDB_txn *txn, uint64_t from, uint64_t to)
             break;
         }
         next++;
+        const pb_names_t *memo = s_memo_at (self, index);
+        if (memo) {
+            result = s_put_names (self, txn, memo->data, memo->size, k.mv_data);
+            continue;
+        }
         Passerelle__LogEntry *le = passerelle__log_entry__unpack (NULL, v.mv_size, v.mv_data);
-        if (!le) {
+        size_t size = 0;
+        char *names = le? pb_log_names (le, &size): NULL;
+        passerelle__log_entry__free_unpacked (le, NULL);
+        if (!names) {
             result = pb_store_fail (self, "land index: log entry %llu does not decode",
                                     (unsigned long long) index);
             break;
         }
-        const uint8_t *index_be = k.mv_data;
-        result = s_put_index (self, txn, self->case_idx, le->case_ref? le->case_ref: "", index_be);
-        for (size_t i = 0; i < 2 + le->n_decisions && result == 0; i++)
-            if (!s_named_before (le, i))
-                result = s_put_index (self, txn, self->agency_idx, s_agency_at (le, i), index_be);
-        passerelle__log_entry__free_unpacked (le, NULL);
+        result = s_put_names (self, txn, names, size, k.mv_data);
+        free (names);
     }
     if (result == 0 && rc && rc != MDB_NOTFOUND)
         result = pb_store_lmdb_fail (self, rc, "land index: walk log");
@@ -149,8 +245,10 @@ s_landed (pb_store_t *self)
 void
 pb_store_index_settled (pb_store_t *self, bool committed)
 {
-    if (self->landing && committed)
+    if (self->landing && committed) {
         self->landed_to = self->landing_to;
+        s_memo_drop_below (self, self->landed_to);
+    }
     self->landing = false;
 }
 

@@ -21,6 +21,13 @@
 #define PB_STORE_META_REDO_SEQ "redo_seq"
 #define PB_STORE_META_INDEXED_TO "indexed_to"
 
+//  The names a log entry is filed under (pb_log_names), kept from its
+//  append for its landing (pb_store_index.c)
+typedef struct {
+    size_t size;
+    char data [];
+} pb_names_t;
+
 struct _pb_batch_t {
     pb_store_t *store;
     MDB_txn *txn;
@@ -63,6 +70,9 @@ struct _pb_store_t {
     uint64_t landing_to;            //  and as landed in a transaction not committed yet
     bool landing;                   //  (landing_to is set)
     int64_t landed_ms;              //  when the last landing was tried
+    pb_names_t **memo;              //  the names of entries memo_from.., kept from their append
+    uint64_t memo_from;
+    size_t memo_count;
     size_t page_size, map_size, used_bytes, high_water_bytes, limit_bytes;
     char error [512];
 };
@@ -140,6 +150,11 @@ int pb_store_index_land_all (pb_store_t *self);
 void pb_store_index_settled (pb_store_t *self, bool committed);
 //  A landing takes this many entries at most
 #define PB_STORE_LAND_AT_MOST 4096
+//  An appended entry's names, kept until it lands (so a landing need not
+//  decode it again); forget those at or above size (a tree reopened), or
+//  all (a close)
+void pb_store_index_remember (pb_store_t *self, uint64_t index, const char *names, size_t size);
+void pb_store_index_forget_from (pb_store_t *self, uint64_t size);
 
 //  Pages in use, the map's size and the publish limit, read again.
 int pb_store_space_refresh (pb_store_t *self);

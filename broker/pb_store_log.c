@@ -17,6 +17,54 @@
 //  --------------------------------------------------------------------------
 //  Appending
 
+//  Every name fits the indexes' keys, and the block is well formed
+static int
+s_check_names (pb_store_t *store, const char *names, size_t size)
+{
+    if (!names || size == 0 || names [size - 1] != 0)
+        return pb_store_fail (store, "log append: names not in pb_log_names' form");
+    for (size_t at = 0; at < size; ) {
+        size_t len = strlen (names + at);
+        if (len > PB_STORE_NAME_MAX)
+            return pb_store_fail (store, "log append: a name of %zu bytes (at most %d)",
+                                  len, PB_STORE_NAME_MAX);
+        at += len + 1;
+    }
+    return 0;
+}
+
+int
+pb_batch_log_append_named (pb_batch_t *self, const uint8_t *entry, size_t size,
+                           const char *names, size_t names_size, uint64_t *index)
+{
+    if (pb_batch_usable (self))
+        return pb_batch_usable (self);
+    pb_store_t *store = self->store;
+    //  Check the names before the first write, so a bad entry leaves the
+    //  batch as it was
+    if (!entry || size == 0)
+        return pb_store_fail (store, "log append: an empty entry");
+    int rc = s_check_names (store, names, names_size);
+    uint64_t at = pl_merkle_size (store->tree);
+    uint8_t key [8];
+    pl_put_be64 (key, at);
+    //  MDB_APPEND: indexes only grow, so LMDB may skip the search and fill pages
+    if (rc == 0)
+        rc = pb_batch_put (self, store->log, key, 8, entry, size, MDB_APPEND, "append log entry");
+    if (rc == 0 && pl_merkle_append_data (store->tree, entry, size, NULL) != 0)
+        rc = self->failed? self->failed: pb_store_fail (store, "append Merkle leaf: failed");
+    //  The case and agency indexes come later (pb_store_index.c)
+    if (rc == 0)
+        pb_store_index_remember (store, at, names, names_size);
+    //  A failure after the first write spoils the batch: it cannot be undone
+    //  piecemeal, and the tree has moved on
+    if (rc && pl_merkle_size (store->tree) != at && self->failed == 0)
+        self->failed = -1;
+    if (rc == 0 && index)
+        *index = at;
+    return rc;
+}
+
 int
 pb_batch_log_append (pb_batch_t *self, const uint8_t *entry, size_t size, uint64_t *index)
 {
@@ -28,35 +76,12 @@ pb_batch_log_append (pb_batch_t *self, const uint8_t *entry, size_t size, uint64
         ? passerelle__log_entry__unpack (NULL, size, entry): NULL;
     if (!le)
         return pb_store_fail (store, "log append: not a serialised LogEntry (%zu bytes)", size);
-    //  Check every name before the first write, so a bad entry leaves the
-    //  batch as it was
-    int rc = 0;
-    const char *names [3] = { le->publisher, le->agency, le->case_ref };
-    for (int i = 0; i < 3 && rc == 0; i++)
-        if (names [i] && strlen (names [i]) > PB_STORE_NAME_MAX)
-            rc = pb_store_fail (store, "log append: a name of %zu bytes (at most %d)",
-                                strlen (names [i]), PB_STORE_NAME_MAX);
-    for (size_t i = 0; i < le->n_decisions && rc == 0; i++)
-        if (le->decisions [i]->recipient
-        &&  strlen (le->decisions [i]->recipient) > PB_STORE_NAME_MAX)
-            rc = pb_store_fail (store, "log append: a recipient of %zu bytes (at most %d)",
-                                strlen (le->decisions [i]->recipient), PB_STORE_NAME_MAX);
-    uint64_t at = pl_merkle_size (store->tree);
-    uint8_t key [8];
-    pl_put_be64 (key, at);
-    //  MDB_APPEND: indexes only grow, so LMDB may skip the search and fill pages
-    if (rc == 0)
-        rc = pb_batch_put (self, store->log, key, 8, entry, size, MDB_APPEND, "append log entry");
-    if (rc == 0 && pl_merkle_append_data (store->tree, entry, size, NULL) != 0)
-        rc = self->failed? self->failed: pb_store_fail (store, "append Merkle leaf: failed");
-    //  The case and agency indexes come later (pb_store_index.c)
+    size_t names_size;
+    char *names = pb_log_names (le, &names_size);
     passerelle__log_entry__free_unpacked (le, NULL);
-    //  A failure after the first write spoils the batch: it cannot be undone
-    //  piecemeal, and the tree has moved on
-    if (rc && pl_merkle_size (store->tree) != at && self->failed == 0)
-        self->failed = -1;
-    if (rc == 0 && index)
-        *index = at;
+    int rc = names? pb_batch_log_append_named (self, entry, size, names, names_size, index)
+                  : pb_store_fail (store, "log append: out of memory");
+    free (names);
     return rc;
 }
 
@@ -207,7 +232,8 @@ int
 pb_batch_event_record (pb_batch_t *self, const uint8_t *event_id, size_t id_size,
                        const char *publisher, uint64_t log_index,
                        const uint8_t *supersedes, size_t supersedes_size,
-                       const char *const *recipients, size_t n_recipients)
+                       const char *const *recipients, size_t n_recipients,
+                       const char *case_ref)
 {
     pb_store_t *store = self? self->store: NULL;
     int seen = pb_batch_event_seen (self, event_id, id_size);
@@ -222,7 +248,11 @@ pb_batch_event_record (pb_batch_t *self, const uint8_t *event_id, size_t id_size
         return pb_store_fail (store, "record event: supersedes of %zu bytes", supersedes_size);
     if (n_recipients > 65535)
         return pb_store_fail (store, "record event: %zu recipients", n_recipients);
-    size_t size = 8 + 1 + publisher_len + 1 + supersedes_size + 2;
+    size_t case_len = case_ref? strlen (case_ref): 0;
+    if (case_len > PB_STORE_NAME_MAX)
+        return pb_store_fail (store, "record event: a case of %zu bytes (at most %d)",
+                              case_len, PB_STORE_NAME_MAX);
+    size_t size = 8 + 1 + publisher_len + 1 + supersedes_size + 2 + 1 + case_len;
     for (size_t i = 0; i < n_recipients; i++) {
         size_t len = pb_store_name_len (store, recipients [i], "recipient");
         if (!len)
@@ -252,6 +282,9 @@ pb_batch_event_record (pb_batch_t *self, const uint8_t *event_id, size_t id_size
         memcpy (p, recipients [i], len);
         p += len;
     }
+    //  Last, so that a value written before the case was kept decodes alike
+    *p++ = (uint8_t) case_len;
+    memcpy (p, case_ref? case_ref: "", case_len);
     rc = pb_batch_put (self, store->events, event_id, id_size, value, size,
                        MDB_NOOVERWRITE, "record event id");
     free (value);
@@ -268,6 +301,7 @@ pb_event_destroy (pb_event_t **self_p)
         free (self->recipients);
         free (self->publisher);
         free (self->supersedes);
+        free (self->case_ref);
         free (self);
         *self_p = NULL;
     }
@@ -309,6 +343,13 @@ s_event_decode (const uint8_t *p, size_t size)
             goto failed;
         self->n_recipients = i + 1;
         p += len;
+    }
+    if (p < end) {
+        len = *p++;
+        if ((size_t) (end - p) < len)
+            goto failed;
+        if (len && !(self->case_ref = strndup ((const char *) p, len)))
+            goto failed;
     }
     return self;
 failed:

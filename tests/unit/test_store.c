@@ -46,7 +46,7 @@ START_TEST (reopen_keeps_everything)
     uint8_t id [16] = { 1, 2, 3 }, hash [H] = { 9 };
     const char *recipients [] = { "health", "social_services" };
     ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 1000, NULL, 0,
-                                             recipients, 2), 0);
+                                             recipients, 2, "case-7"), 0);
     ck_assert_int_eq (pb_batch_queue_push (batch, "health", id, 16, hash, 1, 5000, 0, false,
                                            (const uint8_t *) "frame", 5), 0);
     ck_assert_int_eq (pb_batch_commit (&batch), 0);
@@ -70,6 +70,7 @@ START_TEST (reopen_keeps_everything)
     ck_assert_uint_eq (event->log_index, 1000);
     ck_assert_uint_eq (event->n_recipients, 2);
     ck_assert_str_eq (event->recipients [1], "social_services");
+    ck_assert_str_eq (event->case_ref, "case-7");
     ck_assert_ptr_null (event->supersedes);
     pb_event_destroy (&event);
     uint8_t found [H];
@@ -96,7 +97,7 @@ START_TEST (abort_leaves_no_trace)
     for (uint64_t i = 10; i < 15; i++)
         ck_assert_int_eq (pb_batch_log_append (batch, buf, s_entry (i, 3, buf), NULL), 0);
     uint8_t id [16] = { 7 }, hash [H] = { 0 };
-    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 12, NULL, 0, NULL, 0), 0);
+    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 12, NULL, 0, NULL, 0, NULL), 0);
     ck_assert_int_eq (pb_batch_queue_push (batch, "health", id, 16, hash, 1, 99, 0, true,
                                            buf, 10), 0);
     ck_assert_int_eq (pb_batch_case_add (batch, "case-x", "health"), 0);
@@ -122,8 +123,8 @@ START_TEST (abort_leaves_no_trace)
     batch = pb_store_begin (store);
     ck_assert_int_eq (pb_batch_log_append (batch, buf, s_entry (20, 3, buf), NULL), 0);
     ck_assert_int_eq (pb_batch_log_append (batch, (const uint8_t *) "\xff\xff", 2, NULL), -1);
-    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 1, NULL, 0, NULL, 0), 0);
-    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 1, NULL, 0, NULL, 0), -1);
+    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 1, NULL, 0, NULL, 0, NULL), 0);
+    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 1, NULL, 0, NULL, 0, NULL), -1);
     pb_batch_abort (&batch);
     s_check_root (store, 20, 3);
     pb_store_destroy (&store);
@@ -312,6 +313,89 @@ START_TEST (late_indexes_miss_nothing)
 }
 END_TEST
 
+//  The names pb_log_names gives: the case, then each agency once
+START_TEST (log_names_name_each_agency_once)
+{
+    uint8_t buf [512];
+    size_t size = s_entry (4, 3, buf), names_size;
+    Passerelle__LogEntry *le = passerelle__log_entry__unpack (NULL, size, buf);
+    ck_assert_ptr_nonnull (le);
+    char *names = pb_log_names (le, &names_size);
+    ck_assert_ptr_nonnull (names);
+    //  case-1; publisher police, recipients agency-1 and victim_support
+    static const char expected [] = "case-1\0police\0agency-1\0victim_support";
+    ck_assert_uint_eq (names_size, sizeof expected);
+    ck_assert_mem_eq (names, expected, sizeof expected);
+    free (names);
+    le->decisions [1]->recipient = le->publisher;       //  named twice: filed once
+    le->case_ref = NULL;
+    names = pb_log_names (le, &names_size);
+    static const char shorter [] = "\0police\0agency-1";
+    ck_assert_uint_eq (names_size, sizeof shorter);
+    ck_assert_mem_eq (names, shorter, sizeof shorter);
+    free (names);
+    le->decisions [1]->recipient = NULL;
+    passerelle__log_entry__free_unpacked (le, NULL);
+}
+END_TEST
+
+//  The broker's append hands the names with the bytes (pb_journal made
+//  both from one LogEntry): a landing files the entry under them without
+//  decoding it again, and checks them like the decoded ones. Names kept
+//  for entries a batch abort took back are never used for the entries
+//  appended in their place.
+START_TEST (named_appends_land_under_their_names)
+{
+    pb_store_t *store = s_open (0);         //  own commits: each lands at once
+    uint8_t buf [512];
+    //  Names that differ from the bytes (case-0) show which were used
+    static const char names [] = "case-named\0police";
+    pb_batch_t *batch = pb_store_begin (store);
+    for (uint64_t i = 0; i < 5; i++)
+        ck_assert_int_eq (pb_batch_log_append_named (batch, buf, s_entry (i * 3, 3, buf),
+                                                     names, sizeof names, NULL), 0);
+    ck_assert_int_eq (pb_batch_commit (&batch), 0);
+    ck_assert_uint_eq (s_indexed_to (store), 5);
+    static uint64_t got [64];
+    got [0] = 0;
+    ck_assert_int_eq (pb_store_log_case (store, "case-named", 0, s_collect, got), 0);
+    ck_assert_uint_eq (got [0], 5);
+
+    //  Bad names: refused before anything is written
+    batch = pb_store_begin (store);
+    char long_name [PB_STORE_NAME_MAX + 8];
+    memset (long_name, 'a', sizeof long_name - 1);
+    long_name [sizeof long_name - 1] = 0;
+    size_t size = s_entry (5, 3, buf);
+    ck_assert_int_eq (pb_batch_log_append_named (batch, buf, size, long_name,
+                                                 sizeof long_name, NULL), -1);
+    ck_assert_ptr_nonnull (strstr (pb_store_error (store), "a name of"));
+    ck_assert_int_eq (pb_batch_log_append_named (batch, buf, size, "case-0", 6, NULL), -1);
+    ck_assert_int_eq (pb_batch_log_append_named (batch, buf, size, NULL, 0, NULL), -1);
+    ck_assert_uint_eq (pb_store_log_size (store), 5);
+
+    //  Appended with other names, then taken back by an abort: the
+    //  entries that take their places are filed under their own
+    static const char stale [] = "case-stale\0police";
+    for (uint64_t i = 5; i < 10; i++)
+        ck_assert_int_eq (pb_batch_log_append_named (batch, buf, s_entry (i, 3, buf),
+                                                     stale, sizeof stale, NULL), 0);
+    pb_batch_abort (&batch);
+    s_append (store, 5, 10, 3);
+    //  Landed by the close (the names still kept)
+    pb_store_destroy (&store);
+    store = s_open (0);
+    ck_assert_uint_eq (s_indexed_to (store), 10);
+    got [0] = 0;
+    ck_assert_int_eq (pb_store_log_case (store, "case-stale", 0, s_collect, got), 0);
+    ck_assert_uint_eq (got [0], 0);
+    case_walk_t walk = { 3, 2, 0, 0 };
+    ck_assert_int_eq (pb_store_log_case (store, "case-2", 0, s_count_case, &walk), 0);
+    ck_assert_uint_eq (walk.count, 2);                  //  5 and 8
+    pb_store_destroy (&store);
+}
+END_TEST
+
 //  No landing takes more than PB_STORE_LAND_AT_MOST entries (the broker's
 //  memory), not even an idle store's; and a landing into a folded
 //  transaction that a flush then drops (no batch in it) is not counted
@@ -388,6 +472,41 @@ START_TEST (indexes_of_an_older_store_are_complete)
 }
 END_TEST
 
+//  An events value written before the store kept the event's case there
+//  (it ends after the recipients) still reads, without a case; one whose
+//  case runs past its end is damaged
+START_TEST (events_recorded_before_the_case_was_kept)
+{
+    pb_store_t *store = s_open (0);
+    pb_store_destroy (&store);
+    MDB_txn *txn;
+    MDB_dbi meta, events;
+    MDB_env *env = s_meta_raw (&txn, &meta);
+    ck_assert_int_eq (mdb_dbi_open (txn, "events", 0, &events), 0);
+    static const uint8_t old [] = { 0, 0, 0, 0, 0, 0, 0, 3, 6, 'p', 'o', 'l', 'i', 'c', 'e',
+                                    0, 0, 1, 6, 'h', 'e', 'a', 'l', 't', 'h' };
+    static const uint8_t cut [] = { 0, 0, 0, 0, 0, 0, 0, 3, 6, 'p', 'o', 'l', 'i', 'c', 'e',
+                                    0, 0, 0, 10, 'c', 'a' };
+    uint8_t id_old [16] = { 1 }, id_cut [16] = { 2 };
+    MDB_val k = { 16, id_old }, v = { sizeof old, (void *) old };
+    ck_assert_int_eq (mdb_put (txn, events, &k, &v, 0), 0);
+    k.mv_data = id_cut;
+    v = (MDB_val) { sizeof cut, (void *) cut };
+    ck_assert_int_eq (mdb_put (txn, events, &k, &v, 0), 0);
+    s_meta_raw_done (env, txn);
+    store = s_open (0);
+    pb_event_t *event;
+    ck_assert_int_eq (pb_store_event_lookup (store, id_old, 16, &event), 0);
+    ck_assert_uint_eq (event->log_index, 3);
+    ck_assert_uint_eq (event->n_recipients, 1);
+    ck_assert_str_eq (event->recipients [0], "health");
+    ck_assert_ptr_null (event->case_ref);
+    pb_event_destroy (&event);
+    ck_assert_int_eq (pb_store_event_lookup (store, id_cut, 16, &event), -1);
+    pb_store_destroy (&store);
+}
+END_TEST
+
 //  --------------------------------------------------------------------------
 //  Full map
 
@@ -406,7 +525,7 @@ START_TEST (full_map_refuses_and_recovers)
         for (int k = 0; k < 5 && rc == 0; k++, i++) {
             uint8_t id [16] = { 0 };
             memcpy (id, &i, sizeof i);
-            rc = pb_batch_event_record (batch, id, 16, "police", i, NULL, 0, NULL, 0);
+            rc = pb_batch_event_record (batch, id, 16, "police", i, NULL, 0, NULL, 0, NULL);
             if (rc == 0)
                 rc = pb_batch_log_append (batch, buf, s_entry (i, 5, buf), NULL);
             if (rc == 0)
@@ -783,6 +902,9 @@ test_suite (void)
     tcase_add_loop_test (tc, case_and_agency_indexes, 0, 2);
     tcase_add_loop_test (tc, late_indexes_miss_nothing, 0, 2);
     tcase_add_test (tc, indexes_of_an_older_store_are_complete);
+    tcase_add_test (tc, log_names_name_each_agency_once);
+    tcase_add_test (tc, named_appends_land_under_their_names);
+    tcase_add_test (tc, events_recorded_before_the_case_was_kept);
     tcase_add_test (tc, landings_stay_small_and_are_never_lost);
     tcase_add_loop_test (tc, full_map_refuses_and_recovers, 0, 2);
     tcase_add_test (tc, newer_schema_refused);

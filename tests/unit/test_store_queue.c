@@ -199,7 +199,8 @@ START_TEST (event_replay_across_reopen)
     pb_batch_t *batch = pb_store_begin (store);
     ck_assert_int_eq (pb_batch_event_seen (batch, id, 16), 0);
     const char *to [] = { "health" };
-    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 42, original, 16, to, 1), 0);
+    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 42, original, 16, to, 1,
+                                             NULL), 0);
     ck_assert_int_eq (pb_batch_event_seen (batch, id, 16), 1);
     ck_assert_int_eq (pb_batch_event_seen (batch, id, 0), -1);
     ck_assert_int_eq (pb_batch_commit (&batch), 0);
@@ -215,6 +216,7 @@ START_TEST (event_replay_across_reopen)
     ck_assert_uint_eq (event->supersedes_size, 16);
     ck_assert_mem_eq (event->supersedes, original, 16);
     ck_assert_str_eq (event->recipients [0], "health");
+    ck_assert_ptr_null (event->case_ref);
     pb_event_destroy (&event);
     ck_assert_ptr_null (event);
     pb_store_stats_t stats;
