@@ -353,9 +353,10 @@ pb_pipeline_publish (pb_broker_t *self, pb_inbound_t *in)
     }
 }
 
-//  The case an event is about, from its event record (or the publish
-//  entry of one recorded before the store kept it there): receipts and expiries carry it so that the log's case index
-//  holds everything about a case, and a case report needs no other walk.
+//  The case an event is about, from its event record (or the publish entry
+//  of one recorded by an older broker): receipts and expiries carry it so
+//  that the log's case index holds everything about a case, and a case
+//  report needs no other walk.
 static void
 s_case_of (pb_broker_t *self, const uint8_t *event_id, char *case_ref, size_t size)
 {

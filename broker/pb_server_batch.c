@@ -408,25 +408,12 @@ s_trim_memory (server_t *self)
                    resident / 1024);
 }
 
-static void s_take_waiting (server_t *self, group_t *group, bool first_is_ready);
-
-//  Before a wait on the disk (the journal's fdatasync, a flush), hand the
-//  pool what arrived meanwhile: it checks them while this thread waits,
-//  not after, when this thread would have to check them itself.
-static void
-s_read_ahead (server_t *self)
-{
-    if (self->reading_ahead)
-        s_take_waiting (self, self->reading_ahead, false);
-}
-
 //  Commit the open batch, then send what it produced (or refusals).
 void
 pb_server_commit (server_t *self)
 {
     pb_broker_t *broker = &self->broker;
     int rc = -1;
-    s_read_ahead (self);
     if (broker->batch && broker->spoilt) {
         pb_batch_abort (&broker->batch);
         rc = broker->spoilt_by_space? PB_STORE_FULL: -1;
@@ -501,7 +488,6 @@ pb_server_commit (server_t *self)
     }
     //  After what this batch produced went out: a flush is the one long
     //  wait here, and nobody waits on it
-    s_read_ahead (self);
     if (pb_store_flush_if_due (broker->store))
         log_warn ("store: %s", pb_store_error (broker->store));
     s_trim_memory (self);
@@ -562,15 +548,15 @@ pb_server_handle_router (zloop_t *loop, zsock_t *router, void *arg)
     for (int round = 1; current->count > 0; round++) {
         messages += current->count;
         pb_verifier_finish (self->verifier);
-        self->reading_ahead = round < GROUP_ROUNDS? next: NULL;
-        s_read_ahead (self);
+        if (round < GROUP_ROUNDS)
+            s_take_waiting (self, next, false);
         s_handle_group (self, current);
-        s_read_ahead (self);
+        if (round < GROUP_ROUNDS)
+            s_take_waiting (self, next, false);
         group_t *handled = current;
         current = next;
         next = handled;
     }
-    self->reading_ahead = NULL;
     pb_verifier_finish (self->verifier);
     //  A quiet moment (a few messages, nothing waiting) for the log's
     //  indexes (pb_store_index.c): a slice short enough that an event

@@ -46,7 +46,6 @@ typedef struct {
     zsock_t *router;
     pb_verifier_t *verifier;        //  signature checks on the other cores
     group_t *groups [2];            //  the group being committed, the next being checked
-    group_t *reading_ahead;         //  the next group, while a router round may still add to it
     int64_t trim_checked_ms;        //  when the map's resident pages were last looked at
 } server_t;
 

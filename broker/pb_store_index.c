@@ -81,12 +81,15 @@ pb_log_names (const Passerelle__LogEntry *le, size_t *size)
 //  --------------------------------------------------------------------------
 //  The names of entries not landed yet, kept from their append: a landing
 //  then writes the indexes without decoding each entry again (that was
-//  half its cost). memo [i] holds entry memo_from + i; the memo covers one
-//  unbroken run, so an append elsewhere starts it again. A landing reads
-//  past it (entries from before a restart, or beyond the bound when
-//  landings stall) by decoding, as before.
+//  half its cost). memo [i] holds entry memo_from + i, one unbroken run
+//  of appends; memo_next is the index the next append should have, so an
+//  append elsewhere starts the run again. Up to MEMO_MAX entries and
+//  MEMO_BYTES of names (entries naming many agencies are larger): past
+//  that, or after a restart or a failed malloc, a landing decodes the
+//  entries the memo lacks, as before.
 
 #define MEMO_MAX    (4 * PB_STORE_LAND_AT_MOST)
+#define MEMO_BYTES  ((size_t) 2 << 20)
 
 static void
 s_memo_drop_below (pb_store_t *self, uint64_t index)
@@ -96,8 +99,10 @@ s_memo_drop_below (pb_store_t *self, uint64_t index)
                   (size_t) (index - self->memo_from);
     if (drop == 0)
         return;
-    for (size_t i = 0; i < drop; i++)
+    for (size_t i = 0; i < drop; i++) {
+        self->memo_bytes -= self->memo [i]->size;
         free (self->memo [i]);
+    }
     memmove (self->memo, self->memo + drop, (self->memo_count - drop) * sizeof *self->memo);
     self->memo_count -= drop;
     self->memo_from += drop;
@@ -106,8 +111,13 @@ s_memo_drop_below (pb_store_t *self, uint64_t index)
 void
 pb_store_index_forget_from (pb_store_t *self, uint64_t size)
 {
-    while (self->memo_count > 0 && self->memo_from + self->memo_count > size)
-        free (self->memo [--self->memo_count]);
+    while (self->memo_count > 0 && self->memo_from + self->memo_count > size) {
+        pb_names_t *item = self->memo [--self->memo_count];
+        self->memo_bytes -= item->size;
+        free (item);
+    }
+    if (self->memo_next > size)
+        self->memo_next = size;         //  the tree goes on from there
     if (self->memo_count == 0) {
         free (self->memo);
         self->memo = NULL;
@@ -117,11 +127,14 @@ pb_store_index_forget_from (pb_store_t *self, uint64_t size)
 void
 pb_store_index_remember (pb_store_t *self, uint64_t index, const char *names, size_t size)
 {
-    if (self->memo_count && index != self->memo_from + self->memo_count)
+    if (index != self->memo_next)
         pb_store_index_forget_from (self, self->memo_from);     //  all of it
+    self->memo_next = index + 1;
     if (self->memo_count == 0)
         self->memo_from = index;
-    if (self->memo_count >= MEMO_MAX)
+    //  Full, or a gap left by an entry it could not take: the run stops
+    if (index != self->memo_from + self->memo_count || self->memo_count >= MEMO_MAX
+    ||  self->memo_bytes + size > MEMO_BYTES)
         return;
     if (!self->memo && !(self->memo = malloc (MEMO_MAX * sizeof *self->memo)))
         return;
@@ -131,6 +144,7 @@ pb_store_index_remember (pb_store_t *self, uint64_t index, const char *names, si
     item->size = size;
     memcpy (item->data, names, size);
     self->memo [self->memo_count++] = item;
+    self->memo_bytes += size;
 }
 
 static const pb_names_t *
@@ -163,7 +177,7 @@ s_put_index (pb_store_t *self, MDB_txn *txn, MDB_dbi dbi, const char *name,
     size_t len = strlen (name);
     if (len == 0)
         return 0;
-    if (len > PB_STORE_NAME_MAX)        //  pb_batch_log_append refused such entries
+    if (len > PB_STORE_NAME_MAX)        //  pb_batch_log_append_named refused such entries
         return pb_store_fail (self, "index: a name of %zu bytes", len);
     //  The pair may be there already, at or above indexed_to: a schema-2
     //  journal replayed after the stamp (an open that had to replay one

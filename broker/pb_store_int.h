@@ -71,8 +71,8 @@ struct _pb_store_t {
     bool landing;                   //  (landing_to is set)
     int64_t landed_ms;              //  when the last landing was tried
     pb_names_t **memo;              //  the names of entries memo_from.., kept from their append
-    uint64_t memo_from;
-    size_t memo_count;
+    uint64_t memo_from, memo_next;  //  memo_next: the index the next append should have
+    size_t memo_count, memo_bytes;
     size_t page_size, map_size, used_bytes, high_water_bytes, limit_bytes;
     char error [512];
 };

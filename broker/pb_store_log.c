@@ -7,8 +7,8 @@
  *  the names they will use are checked here, before the entry is taken.
  *
  *  The events database maps an event id to who published it, its log
- *  index, what it supersedes and where it went: replay refusal and
- *  corrections read it.  */
+ *  index, what it supersedes, where it went and its case: replay refusal,
+ *  corrections, and the receipts and expiries that name its case read it.  */
 #include <stdlib.h>
 #include <string.h>
 #include "pb_store_int.h"

@@ -97,7 +97,8 @@ START_TEST (abort_leaves_no_trace)
     for (uint64_t i = 10; i < 15; i++)
         ck_assert_int_eq (pb_batch_log_append (batch, buf, s_entry (i, 3, buf), NULL), 0);
     uint8_t id [16] = { 7 }, hash [H] = { 0 };
-    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 12, NULL, 0, NULL, 0, NULL), 0);
+    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 12, NULL, 0, NULL, 0,
+                                             NULL), 0);
     ck_assert_int_eq (pb_batch_queue_push (batch, "health", id, 16, hash, 1, 99, 0, true,
                                            buf, 10), 0);
     ck_assert_int_eq (pb_batch_case_add (batch, "case-x", "health"), 0);
@@ -123,8 +124,10 @@ START_TEST (abort_leaves_no_trace)
     batch = pb_store_begin (store);
     ck_assert_int_eq (pb_batch_log_append (batch, buf, s_entry (20, 3, buf), NULL), 0);
     ck_assert_int_eq (pb_batch_log_append (batch, (const uint8_t *) "\xff\xff", 2, NULL), -1);
-    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 1, NULL, 0, NULL, 0, NULL), 0);
-    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 1, NULL, 0, NULL, 0, NULL), -1);
+    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 1, NULL, 0, NULL, 0,
+                                             NULL), 0);
+    ck_assert_int_eq (pb_batch_event_record (batch, id, 16, "police", 1, NULL, 0, NULL, 0,
+                                             NULL), -1);
     pb_batch_abort (&batch);
     s_check_root (store, 20, 3);
     pb_store_destroy (&store);
@@ -327,6 +330,7 @@ START_TEST (log_names_name_each_agency_once)
     ck_assert_uint_eq (names_size, sizeof expected);
     ck_assert_mem_eq (names, expected, sizeof expected);
     free (names);
+    char *recipient = le->decisions [1]->recipient, *case_ref = le->case_ref;
     le->decisions [1]->recipient = le->publisher;       //  named twice: filed once
     le->case_ref = NULL;
     names = pb_log_names (le, &names_size);
@@ -334,7 +338,8 @@ START_TEST (log_names_name_each_agency_once)
     ck_assert_uint_eq (names_size, sizeof shorter);
     ck_assert_mem_eq (names, shorter, sizeof shorter);
     free (names);
-    le->decisions [1]->recipient = NULL;
+    le->decisions [1]->recipient = recipient;           //  as unpacked, to be freed
+    le->case_ref = case_ref;
     passerelle__log_entry__free_unpacked (le, NULL);
 }
 END_TEST
