@@ -8,17 +8,14 @@ static pb_entry_t
 s_pack (Passerelle__LogEntry *entry)
 {
     pb_entry_t out = { NULL, 0, NULL, 0 };
-    size_t names_size;
-    char *names = pb_log_names (entry, &names_size);
     size_t size = passerelle__log_entry__get_packed_size (entry);
-    out.bytes = names? malloc (size + names_size): NULL;
+    size_t names_size = pb_log_names (entry, NULL, 0);
+    out.bytes = malloc (size + names_size);
     if (out.bytes) {
         out.size = passerelle__log_entry__pack (entry, out.bytes);
-        memcpy (out.bytes + size, names, names_size);
-        out.names = (const char *) out.bytes + size;
-        out.names_size = names_size;
+        out.names = (char *) out.bytes + size;
+        out.names_size = pb_log_names (entry, (char *) out.bytes + size, names_size);
     }
-    free (names);
     return out;
 }
 

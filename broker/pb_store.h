@@ -154,11 +154,11 @@ bool pb_store_accepts_publish (pb_store_t *self);
 int pb_batch_log_append (pb_batch_t *self, const uint8_t *entry, size_t size,
                          uint64_t *index);
 
-//  The names an entry is indexed under, as one block of size bytes: its
-//  case_ref ("" if none), then each agency it names once, each string
-//  ending with a NUL. malloc'd; NULL if memory runs out.
+//  The names an entry is indexed under, as one block: its case_ref (""
+//  if none), then each agency it names once, each string ending with a
+//  NUL. Returns the block's size, and writes it to out if room holds it.
 struct Passerelle__LogEntry;
-char *pb_log_names (const struct Passerelle__LogEntry *entry, size_t *size);
+size_t pb_log_names (const struct Passerelle__LogEntry *entry, char *out, size_t room);
 
 //  The same append for the broker, which made entry from a LogEntry it
 //  holds and names from the same one (pb_journal): the bytes are not

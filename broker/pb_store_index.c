@@ -59,23 +59,21 @@ s_named_before (const Passerelle__LogEntry *le, size_t i)
     return false;
 }
 
-char *
-pb_log_names (const Passerelle__LogEntry *le, size_t *size)
+size_t
+pb_log_names (const Passerelle__LogEntry *le, char *out, size_t room)
 {
-    const char *case_ref = le->case_ref? le->case_ref: "";
-    size_t total = strlen (case_ref) + 1;
-    for (size_t i = 0; i < 2 + le->n_decisions; i++)
-        if (*s_agency_at (le, i) && !s_named_before (le, i))
-            total += strlen (s_agency_at (le, i)) + 1;
-    char *names = malloc (total), *p = names;
-    if (!names)
-        return NULL;
-    p = stpcpy (p, case_ref) + 1;
-    for (size_t i = 0; i < 2 + le->n_decisions; i++)
-        if (*s_agency_at (le, i) && !s_named_before (le, i))
-            p = stpcpy (p, s_agency_at (le, i)) + 1;
-    *size = total;
-    return names;
+    size_t total = 0;
+    //  Name 0 is the case, kept even when empty; then each agency, once
+    for (size_t i = 0; i < 3 + le->n_decisions; i++) {
+        const char *name = i? s_agency_at (le, i - 1): le->case_ref? le->case_ref: "";
+        if (i && (!*name || s_named_before (le, i - 1)))
+            continue;
+        size_t len = strlen (name) + 1;
+        if (total + len <= room)
+            memcpy (out + total, name, len);
+        total += len;
+    }
+    return total;
 }
 
 //  --------------------------------------------------------------------------
@@ -128,7 +126,7 @@ void
 pb_store_index_remember (pb_store_t *self, uint64_t index, const char *names, size_t size)
 {
     if (index != self->memo_next)
-        pb_store_index_forget_from (self, self->memo_from);     //  all of it
+        pb_store_index_forget_from (self, 0);       //  all of it
     self->memo_next = index + 1;
     if (self->memo_count == 0)
         self->memo_from = index;
@@ -229,8 +227,10 @@ s_land_range (pb_store_t *self, MDB_txn *txn, uint64_t from, uint64_t to)
             continue;
         }
         Passerelle__LogEntry *le = passerelle__log_entry__unpack (NULL, v.mv_size, v.mv_data);
-        size_t size = 0;
-        char *names = le? pb_log_names (le, &size): NULL;
+        size_t size = le? pb_log_names (le, NULL, 0): 0;
+        char *names = size? malloc (size): NULL;
+        if (names)
+            pb_log_names (le, names, size);
         passerelle__log_entry__free_unpacked (le, NULL);
         if (!names) {
             result = pb_store_fail (self, "land index: log entry %llu does not decode",

@@ -76,8 +76,10 @@ pb_batch_log_append (pb_batch_t *self, const uint8_t *entry, size_t size, uint64
         ? passerelle__log_entry__unpack (NULL, size, entry): NULL;
     if (!le)
         return pb_store_fail (store, "log append: not a serialised LogEntry (%zu bytes)", size);
-    size_t names_size;
-    char *names = pb_log_names (le, &names_size);
+    size_t names_size = pb_log_names (le, NULL, 0);
+    char *names = malloc (names_size);
+    if (names)
+        pb_log_names (le, names, names_size);
     passerelle__log_entry__free_unpacked (le, NULL);
     int rc = names? pb_batch_log_append_named (self, entry, size, names, names_size, index)
                   : pb_store_fail (store, "log append: out of memory");

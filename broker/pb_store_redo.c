@@ -400,7 +400,8 @@ pb_store_flush_if_due (pb_store_t *self)
     if (self->batch_open)
         return 0;
     if (!self->folded)      //  an idle store: the indexes catch up on their own
-        return pb_store_index_due (self)? pb_store_index_land_alone (self, PB_STORE_LAND_AT_MOST): 0;
+        return pb_store_index_due (self)?
+               pb_store_index_land_alone (self, PB_STORE_LAND_AT_MOST): 0;
     if (zclock_mono () - self->folded_since_ms < self->flush_ms
     &&  pb_redo_size (self->redo) < FLUSH_BYTES)
         return 0;

@@ -323,21 +323,23 @@ START_TEST (log_names_name_each_agency_once)
     size_t size = s_entry (4, 3, buf), names_size;
     Passerelle__LogEntry *le = passerelle__log_entry__unpack (NULL, size, buf);
     ck_assert_ptr_nonnull (le);
-    char *names = pb_log_names (le, &names_size);
-    ck_assert_ptr_nonnull (names);
+    char names [128];
     //  case-1; publisher police, recipients agency-1 and victim_support
     static const char expected [] = "case-1\0police\0agency-1\0victim_support";
+    ck_assert_uint_eq (pb_log_names (le, NULL, 0), sizeof expected);
+    memset (names, 'x', sizeof names);
+    ck_assert_uint_eq (pb_log_names (le, names, 4), sizeof expected);  //  no room: told
+    ck_assert_int_eq (names [0], 'x');                                  //  and not written
+    names_size = pb_log_names (le, names, sizeof names);
     ck_assert_uint_eq (names_size, sizeof expected);
     ck_assert_mem_eq (names, expected, sizeof expected);
-    free (names);
     char *recipient = le->decisions [1]->recipient, *case_ref = le->case_ref;
     le->decisions [1]->recipient = le->publisher;       //  named twice: filed once
     le->case_ref = NULL;
-    names = pb_log_names (le, &names_size);
+    names_size = pb_log_names (le, names, sizeof names);
     static const char shorter [] = "\0police\0agency-1";
     ck_assert_uint_eq (names_size, sizeof shorter);
     ck_assert_mem_eq (names, shorter, sizeof shorter);
-    free (names);
     le->decisions [1]->recipient = recipient;           //  as unpacked, to be freed
     le->case_ref = case_ref;
     passerelle__log_entry__free_unpacked (le, NULL);
