@@ -5,6 +5,7 @@
 #include "pb_escalation.h"
 #include "pb_store_queue.h"
 #include "pl_directory.h"
+#include "pl_envelope.h"
 
 struct _pb_escalation_t {
     zhashx_t *items;        //  "recipient\n<event hex>" -> pb_overdue_t
@@ -13,9 +14,9 @@ struct _pb_escalation_t {
 static void
 s_key (const char *recipient, const uint8_t *event_id, char *key, size_t size)
 {
-    int used = snprintf (key, size, "%s\n", recipient);
-    for (int i = 0; i < 16 && used + 2 < (int) size; i++, used += 2)
-        snprintf (key + used, size - (size_t) used, "%02x", event_id [i]);
+    char hex [PL_EVENT_ID_SIZE * 2 + 1];
+    pl_event_id_hex (event_id, hex);
+    snprintf (key, size, "%s\n%s", recipient, hex);
 }
 
 pb_escalation_t *
@@ -63,6 +64,9 @@ bool
 pb_escalation_done (pb_escalation_t *self, const char *recipient, const uint8_t *event_id,
                     pb_overdue_t *out)
 {
+    //  Every receipt asks; hardly any delivery is an escalation
+    if (zhashx_size (self->items) == 0)
+        return false;
     char key [128];
     s_key (recipient, event_id, key, sizeof key);
     pb_overdue_t *entry = zhashx_lookup (self->items, key);

@@ -196,6 +196,11 @@ s_refill_item (const pb_queue_item_t *item, void *arg)
     refill_t *refill = arg;
     if (item->event_id_size != PL_EVENT_ID_SIZE)
         return 0;
+    //  Most of a walk is the window in flight: no copy of those
+    char hex [PL_EVENT_ID_SIZE * 2 + 1];
+    pl_event_id_hex (item->event_id, hex);
+    if (zhashx_lookup (refill->client->in_flight, hex))
+        return 0;
     zframe_t *body = zframe_new (item->delivery, item->delivery_size);
     if (body)
         s_restamp (body);

@@ -1,4 +1,4 @@
-/*  pl_log: see pl_log.h. One fprintf per line so lines from several threads
+/*  pl_log: see pl_log.h. One fwrite per line so lines from several threads
  *  never interleave within a line (stdio locks the stream per call).
  *
  *  A broker under load logs a line per event and per receipt: formatting
@@ -11,6 +11,7 @@
  *  loses the lines of the round in progress, at most about a second's.  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 #include <sys/time.h>
@@ -62,15 +63,39 @@ s_stamp (time_t now)
     return stamp;
 }
 
+//  Append text to the line being built, as far as it fits
+static size_t
+s_append (char *line, size_t used, size_t room, const char *text)
+{
+    size_t size = strnlen (text, room - used);
+    memcpy (line + used, text, size);
+    return used + size;
+}
+
+//  "<stamp>.<ms>Z <program>: <level><message>\n", built in one buffer and
+//  written whole: a busy broker logs a line or two per event, and one
+//  formatting pass (the message's) is half the cost of two
 static void
 s_log (const char *level, bool at_once, const char *fmt, va_list args)
 {
-    char message [2048];
-    vsnprintf (message, sizeof message, fmt, args);
+    enum { PREFIX_MAX = 160, MESSAGE_MAX = 2048 };
+    char line [PREFIX_MAX + MESSAGE_MAX + 1];
     struct timeval now;
     gettimeofday (&now, NULL);
-    fprintf (stderr, "%s.%03dZ %s: %s%s\n", s_stamp (now.tv_sec), (int) (now.tv_usec / 1000),
-             s_progname, level, message);
+    int ms = (int) (now.tv_usec / 1000);
+    char millis [6] = { '.', (char) ('0' + ms / 100), (char) ('0' + ms / 10 % 10),
+                        (char) ('0' + ms % 10), 'Z', 0 };
+    size_t used = s_append (line, 0, PREFIX_MAX, s_stamp (now.tv_sec));
+    used = s_append (line, used, PREFIX_MAX, millis);
+    used = s_append (line, used, PREFIX_MAX, " ");
+    used = s_append (line, used, PREFIX_MAX, s_progname);
+    used = s_append (line, used, PREFIX_MAX, ": ");
+    used = s_append (line, used, PREFIX_MAX, level);
+    int size = vsnprintf (line + used, MESSAGE_MAX, fmt, args);
+    if (size > 0)
+        used += (size_t) size < MESSAGE_MAX? (size_t) size: MESSAGE_MAX - 1;
+    line [used++] = '\n';
+    fwrite (line, 1, used, stderr);
     if (at_once)
         pl_log_flush ();
 }

@@ -93,6 +93,50 @@ START_TEST (buffered_lines_wait_for_a_flush_but_warnings_do_not)
 }
 END_TEST
 
+//  Every line: "<UTC date>T<time>.<ms>Z <program>: <level><message>", and
+//  a message too long for a line is cut, never run into the next line
+START_TEST (lines_carry_a_stamp_and_long_messages_are_cut)
+{
+    ck_assert_int_eq (pipe (s_pipe), 0);
+    pid_t pid = fork ();
+    ck_assert_int_ge (pid, 0);
+    if (pid == 0) {
+        dup2 (s_pipe [1], STDERR_FILENO);
+        pl_log_init ("test-log");
+        pl_log_buffer ();
+        static char longer [5000];
+        memset (longer, 'x', sizeof longer - 1);
+        log_info ("short %d", 42);
+        log_info ("%s", longer);
+        log_warn ("after");
+        _exit (0);
+    }
+    close (s_pipe [1]);
+    static char text [8192];
+    size_t used = 0;
+    ssize_t got;
+    while (used < sizeof text - 1 && (got = read (s_pipe [0], text + used, sizeof text - 1 - used)) > 0)
+        used += (size_t) got;
+    text [used] = 0;
+    close (s_pipe [0]);
+    waitpid (pid, NULL, 0);
+    //  2026-11-27T22:22:31.123Z
+    const char *shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+    ck_assert_uint_gt (used, 24);
+    for (size_t i = 0; shape [i]; i++)
+        ck_assert_msg (shape [i] == 'd'? (text [i] >= '0' && text [i] <= '9'): text [i] == shape [i],
+                       "stamp not in shape at %zu: %.30s", i, text);
+    ck_assert_int_eq (strncmp (text + 24, " test-log: short 42\n", 20), 0);
+    char *second = strchr (text, '\n') + 1;
+    char *message = strstr (second, "test-log: ") + strlen ("test-log: ");
+    char *end = strchr (message, '\n');
+    ck_assert_ptr_nonnull (end);
+    ck_assert_int_eq (end - message, 2047);
+    ck_assert_int_eq (strspn (message, "x"), 2047);
+    ck_assert_ptr_nonnull (strstr (end + 1, " test-log: warning: after\n"));
+}
+END_TEST
+
 Suite *
 test_suite (void)
 {
@@ -100,6 +144,7 @@ test_suite (void)
     TCase *tc = tcase_create ("log");
     tcase_set_timeout (tc, 30);
     tcase_add_test (tc, buffered_lines_wait_for_a_flush_but_warnings_do_not);
+    tcase_add_test (tc, lines_carry_a_stamp_and_long_messages_are_cut);
     suite_add_tcase (suite, tc);
     return suite;
 }
