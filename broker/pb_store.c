@@ -14,6 +14,7 @@
 #define DB_COUNT  PB_STORE_DB_COUNT
 
 static const char *META_SCHEMA = "schema";
+static const char *META_MERKLE_KEYS = "merkle_keys";
 static const char *META_LOG_SIZE = PB_STORE_META_LOG_SIZE;
 
 //  --------------------------------------------------------------------------
@@ -62,15 +63,36 @@ pb_store_event_id_ok (pb_store_t *self, const uint8_t *id, size_t size)
 
 //  --------------------------------------------------------------------------
 //  Merkle node storage over the merkle database, in whatever transaction
-//  the store is using now. Key: level (1 byte) + index (8, big-endian).
+//  the store is using now. A node's key, 9 bytes:
+//
+//      new stores (schema 4)   the last leaf it covers (8, big-endian), level
+//      older stores            level, index (8, big-endian)
+//
+//  Why the first: the nodes an append makes (the leaf, then each subtree it
+//  completes) all end at that leaf, so their keys come after every key in
+//  the database, level by level: each put is an LMDB append, at the tree's
+//  right edge (full pages, no search, one page touched per batch). Keyed
+//  level first, each level was an insertion point of its own.
+
+static void
+s_node_key (pb_store_t *self, unsigned level, uint64_t index, uint8_t *key)
+{
+    if (self->merkle_by_leaf) {
+        pl_put_be64 (key, ((index + 1) << level) - 1);
+        key [8] = (uint8_t) level;
+    }
+    else {
+        key [0] = (uint8_t) level;
+        pl_put_be64 (key + 1, index);
+    }
+}
 
 static int
 s_node_get (void *ctx, unsigned level, uint64_t index, uint8_t *hash)
 {
     pb_store_t *self = ctx;
     uint8_t key [9];
-    key [0] = (uint8_t) level;
-    pl_put_be64 (key + 1, index);
+    s_node_key (self, level, index, key);
     MDB_val k = { sizeof key, key }, v;
     self->merkle_reads++;
     if (!self->txn || mdb_get (self->txn, self->merkle, &k, &v) != 0
@@ -87,11 +109,11 @@ s_node_put (void *ctx, unsigned level, uint64_t index, const uint8_t *hash)
     if (!self->batch_open)
         return -1;
     uint8_t key [9];
-    key [0] = (uint8_t) level;
-    pl_put_be64 (key + 1, index);
-    //  Overwriting with the same hash (a retried append) is fine: a plain put
-    return pb_batch_put (&self->batch, self->merkle, key, sizeof key, hash,
-                         PL_MERKLE_HASH_SIZE, 0, "put merkle node") == 0? 0: -1;
+    s_node_key (self, level, index, key);
+    //  Overwriting with the same hash (a retried append) is fine: MDB_APPEND
+    //  is only a hint (pb_batch_put)
+    return pb_batch_put (&self->batch, self->merkle, key, sizeof key, hash, PL_MERKLE_HASH_SIZE,
+                         self->merkle_by_leaf? MDB_APPEND: 0, "put merkle node") == 0? 0: -1;
 }
 
 static const pl_merkle_storage_t s_storage = { s_node_get, s_node_put };
@@ -319,6 +341,14 @@ s_open_meta (pb_store_t *self, MDB_txn *txn, uint64_t *size)
               && ((uint32_t) stamp [0] << 24 | (uint32_t) stamp [1] << 16
                   | (uint32_t) stamp [2] << 8 | stamp [3]) < PB_STORE_SCHEMA;
     bool stamping = (rc == MDB_NOTFOUND || older) && !self->read_only;
+    //  A new store keys its Merkle nodes by leaf (s_node_key); one that
+    //  has a schema keeps the keys it was written with
+    if (rc == MDB_NOTFOUND && stamping) {
+        MDB_val fk = { strlen (META_MERKLE_KEYS), (void *) META_MERKLE_KEYS }, fv = { 4, "leaf" };
+        int frc = mdb_put (txn, self->meta, &fk, &fv, 0);
+        if (frc)
+            return pb_store_lmdb_fail (self, frc, "write merkle key layout");
+    }
     if (stamping) {
         //  A new store, or one from before the redo journal or the late
         //  indexes: stamped now, so that an older passerelle refuses it
@@ -348,6 +378,15 @@ s_open_meta (pb_store_t *self, MDB_txn *txn, uint64_t *size)
                                   "it was written by a newer passerelle; upgrade to open it",
                                   schema, PB_STORE_SCHEMA);
     }
+    MDB_val fk = { strlen (META_MERKLE_KEYS), (void *) META_MERKLE_KEYS }, fv;
+    rc = mdb_get (txn, self->meta, &fk, &fv);
+    if (rc && rc != MDB_NOTFOUND)
+        return pb_store_lmdb_fail (self, rc, "read merkle key layout");
+    if (rc == 0 && (fv.mv_size != 4 || memcmp (fv.mv_data, "leaf", 4) != 0))
+        return pb_store_fail (self, "merkle key layout '%.*s' unknown (store damaged, or "
+                              "written by a newer passerelle?)", (int) (fv.mv_size < 32? fv.mv_size: 32),
+                              (const char *) fv.mv_data);
+    self->merkle_by_leaf = rc == 0;
     if (pb_store_meta_get_u64 (self, txn, META_LOG_SIZE, strlen (META_LOG_SIZE), size))
         return -1;
     MDB_cursor *cursor;
@@ -704,10 +743,17 @@ pb_batch_put (pb_batch_t *self, MDB_dbi dbi, const void *key, size_t ksize,
         return self->failed;
     MDB_val k = { ksize, (void *) key }, v = { vsize, (void *) val };
     int rc = mdb_put (self->txn, dbi, &k, &v, flags);
+    //  MDB_APPEND is a hint: a key that is not past the last one (a put
+    //  made again) goes in the ordinary way, as it does at replay
+    if (rc == MDB_KEYEXIST && (flags & MDB_APPEND)) {
+        flags &= ~(unsigned) MDB_APPEND;
+        rc = mdb_put (self->txn, dbi, &k, &v, flags);
+    }
     if (rc)
         return pb_batch_lmdb_fail (self, rc, op);
     self->bytes += ksize + vsize;
-    return pb_store_redo_note (self, PB_REDO_PUT, dbi, flags, key, ksize, val, vsize);
+    return pb_store_redo_note (self, PB_REDO_PUT, dbi, flags & ~(unsigned) MDB_APPEND,
+                               key, ksize, val, vsize);
 }
 
 int

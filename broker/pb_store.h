@@ -65,8 +65,11 @@
 //  refused at open ("written by a newer passerelle"). 2: the redo journal
 //  (an older broker would ignore it). 3: the case and agency indexes are
 //  written late, up to meta "indexed_to" (an older broker would write
-//  them as before and leave a gap). A writer stamps an older store 3.
-#define PB_STORE_SCHEMA           3
+//  them as before and leave a gap). 4: a new store keys its Merkle nodes
+//  by the leaf that completes them (meta "merkle_keys"; an older broker
+//  would read them as keyed level first). A writer stamps an older store
+//  4 and keeps its node keys as they were.
+#define PB_STORE_SCHEMA           4
 //  Default map size: 1 GiB of address space (not disk) per broker.
 #define PB_STORE_MAP_SIZE_DEFAULT ((size_t) 1 << 30)
 //  Bounds on what becomes part of an LMDB key (max key size is 511).

@@ -50,6 +50,7 @@ struct _pb_store_t {
     uint64_t committed_size;        //  log size as of the last commit
     MDB_txn *txn;                   //  the txn Merkle node reads/writes use now
     uint64_t merkle_reads;
+    bool merkle_by_leaf;            //  node keys: completing leaf, then level (meta "merkle_keys")
     pb_batch_t batch;
     bool batch_open;
     //  Journaled commits (pb_store_use_journal): a batch is durable once its
