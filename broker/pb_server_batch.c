@@ -201,7 +201,13 @@ s_refill_item (const pb_queue_item_t *item, void *arg)
     pl_event_id_hex (item->event_id, hex);
     if (zhashx_lookup (refill->client->in_flight, hex))
         return 0;
-    zframe_t *body = zframe_new (item->delivery, item->delivery_size);
+    const uint8_t *frame;
+    size_t size;
+    if (pb_store_queue_frame (refill->server->broker.store, item, &frame, &size)) {
+        log_warn ("store: %s", pb_store_error (refill->server->broker.store));
+        return 0;                   //  the others still go
+    }
+    zframe_t *body = zframe_new (frame, size);
     if (body)
         s_restamp (body);
     refill->rc = s_send_owed (refill->server, refill->client, item->event_id, body);

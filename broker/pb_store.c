@@ -314,10 +314,18 @@ s_open_dbs (pb_store_t *self, MDB_txn *txn)
         { "cases", &self->cases, MDB_DUPSORT },
         { "sequences", &self->seq, 0 },
         { "checkpoints", &self->checkpoints, 0 },
+        { "frames", &self->frames, 0 },                 //  schema 5: last, for the journal
     };
     for (int i = 0; i < DB_COUNT; i++) {
         int rc = mdb_dbi_open (txn, dbs [i].name,
                                dbs [i].flags | (self->read_only? 0: MDB_CREATE), dbs [i].dbi);
+        //  A store from before schema 5, read-only: its items all hold
+        //  their frames (pb_store_queue.c)
+        if (rc == MDB_NOTFOUND && dbs [i].dbi == &self->frames) {
+            self->dbs [i] = self->meta;         //  never named by its records
+            continue;
+        }
+        self->frames_open |= rc == 0 && dbs [i].dbi == &self->frames;
         self->dbs [i] = *dbs [i].dbi;
         if (rc == MDB_NOTFOUND)
             return pb_store_fail (self, "not a passerelle store: database '%s' is missing",

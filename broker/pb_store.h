@@ -67,9 +67,11 @@
 //  written late, up to meta "indexed_to" (an older broker would write
 //  them as before and leave a gap). 4: a new store keys its Merkle nodes
 //  by the leaf that completes them (meta "merkle_keys"; an older broker
-//  would read them as keyed level first). A writer stamps an older store
-//  4 and keeps its node keys as they were.
-#define PB_STORE_SCHEMA           4
+//  would read them as keyed level first). 5: a queue item's Delivery frame
+//  kept apart, in "frames" (an older broker would find items without
+//  their frames). A writer stamps an older store 5 and keeps its node keys
+//  and the frames its items hold as they were.
+#define PB_STORE_SCHEMA           5
 //  Default map size: 1 GiB of address space (not disk) per broker.
 #define PB_STORE_MAP_SIZE_DEFAULT ((size_t) 1 << 30)
 //  Bounds on what becomes part of an LMDB key (max key size is 511).

@@ -15,7 +15,7 @@
 #include "pl_bytes.h"
 
 //  Named databases; the layout is documented in the README.
-#define PB_STORE_DB_COUNT 13
+#define PB_STORE_DB_COUNT 14
 //  meta keys: the log's size, the last redo record LMDB holds
 #define PB_STORE_META_LOG_SIZE "log_size"
 #define PB_STORE_META_REDO_SEQ "redo_seq"
@@ -40,7 +40,9 @@ struct _pb_store_t {
     MDB_env *env;
     bool read_only;
     MDB_dbi meta, log, merkle, events, case_idx, agency_idx,
-            queue, queue_ev, queue_due, consents, cases, seq, checkpoints;
+            queue, queue_ev, queue_due, consents, cases, seq, checkpoints, frames;
+    bool frames_open;               //  false: a store from before schema 5, opened read-only
+    MDB_txn *walk_txn;              //  during a queue walk: where pb_store_queue_frame reads
     MDB_dbi dbs [PB_STORE_DB_COUNT];    //  the same, by the number the redo journal uses
     pl_merkle_t *tree;
     void *map_start;                //  LMDB's map of the file, once found (pb_store_trim_map)

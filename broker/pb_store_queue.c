@@ -1,14 +1,23 @@
 /*  pb_store_queue: the durable per-recipient delivery queues (see the .h).
  *
- *  Three databases move together in every write:
+ *  Four databases move together in every write:
  *    queue           agency \0 lane (1) seq (8, BE) -> the item
+ *    frames          seq (8, BE)                    -> the item's Delivery frame
  *    queue_by_event  agency \0 event id             -> lane (1) seq (8)
  *    queue_due       purge_at (8, BE) + queue key   -> (empty)
  *  and two meta counters: "qseq" (the next sequence, store-wide) and
  *  "depth\0" agency (the agency's queue depth, so depth is one read).
- *  Item: flags (1: bit 0 priority), header hash (32), enqueued, valid
- *  until, retain until (8 each, BE), event id length (1), event id, then the
- *  Delivery frame to the end.  */
+ *  Item: flags (1: bit 0 priority, bit 1 frame apart), header hash (32),
+ *  enqueued, valid until, retain until (8 each, BE), event id length (1),
+ *  event id, then, without bit 1 (items written before schema 5), the
+ *  Delivery frame to the end.
+ *
+ *  Why the frames apart: a frame is over a kilobyte, two to an LMDB page,
+ *  and an item goes in at the end of its agency's run of keys, which LMDB
+ *  splits half and half: with the frames in the items, a page held one
+ *  item and every flush wrote a page per item (two thirds of its pages).
+ *  Keyed by the store-wide sequence, every frame put is an append (pages
+ *  filled, whatever the agency), and the items left are small.  */
 #include <stdlib.h>
 #include <string.h>
 #include "pb_store_int.h"
@@ -17,6 +26,8 @@
 #define QKEY_MAX   (PB_STORE_NAME_MAX + 1 + 1 + 8)
 #define EVKEY_MAX  (PB_STORE_NAME_MAX + 1 + PB_STORE_EVENT_ID_MAX)
 #define ITEM_HEAD  (1 + PB_STORE_HASH_SIZE + 8 + 8 + 8 + 1)
+#define ITEM_PRIORITY     1
+#define ITEM_FRAME_APART  2
 
 static const char QSEQ [] = "qseq";
 
@@ -48,7 +59,8 @@ s_item_parse (const MDB_val *k, const MDB_val *v, pb_queue_item_t *item, char *a
     item->agency = agency_buf;
     item->pos.lane = nul [1];
     item->pos.seq = pl_get_be64 (nul + 2);
-    item->priority = p [0] & 1;
+    item->priority = p [0] & ITEM_PRIORITY;
+    item->frame_apart = p [0] & ITEM_FRAME_APART;
     item->header_hash = p + 1;
     item->enqueued_ms = pl_get_be64 (p + 1 + 32);
     item->valid_until_ms = pl_get_be64 (p + 1 + 40);
@@ -57,6 +69,10 @@ s_item_parse (const MDB_val *k, const MDB_val *v, pb_queue_item_t *item, char *a
     item->event_id = p + ITEM_HEAD;
     item->delivery = p + ITEM_HEAD + item->event_id_size;
     item->delivery_size = v->mv_size - ITEM_HEAD - item->event_id_size;
+    if (item->frame_apart && item->delivery_size)
+        return -1;
+    if (item->frame_apart)
+        item->delivery = NULL;              //  pb_store_queue_frame reads it
     return 0;
 }
 
@@ -104,8 +120,9 @@ pb_batch_queue_push (pb_batch_t *self, const char *agency,
         return 1;                           //  already owed: de-duplicated
     if (rc != MDB_NOTFOUND)
         return pb_batch_lmdb_fail (self, rc, "queue push: look up event");
-    size_t item_size = ITEM_HEAD + id_size + delivery_size;
-    if ((rc = pb_batch_room (self, item_size + 3 * QKEY_MAX)))
+    bool apart = store->frames_open;        //  always, but for a store opened read-only
+    size_t item_size = ITEM_HEAD + id_size + (apart? 0: delivery_size);
+    if ((rc = pb_batch_room (self, item_size + (apart? 8 + delivery_size: 0) + 3 * QKEY_MAX)))
         return rc;
     uint64_t seq;
     if (pb_store_meta_get_u64 (store, self->txn, QSEQ, sizeof QSEQ - 1, &seq))
@@ -113,14 +130,14 @@ pb_batch_queue_push (pb_batch_t *self, const char *agency,
     uint8_t *item = malloc (item_size);
     if (!item)
         return pb_store_fail (store, "queue push: out of memory");
-    item [0] = priority? 1: 0;
+    item [0] = (priority? ITEM_PRIORITY: 0) | (apart? ITEM_FRAME_APART: 0);
     memcpy (item + 1, header_hash, PB_STORE_HASH_SIZE);
     pl_put_be64 (item + 1 + 32, now_ms);
     pl_put_be64 (item + 1 + 40, valid_until_ms);
     pl_put_be64 (item + 1 + 48, retain_until_ms);
     item [ITEM_HEAD - 1] = (uint8_t) id_size;
     memcpy (item + ITEM_HEAD, event_id, id_size);
-    if (delivery_size)
+    if (delivery_size && !apart)
         memcpy (item + ITEM_HEAD + id_size, delivery, delivery_size);
     size_t qlen = s_qkey (qkey, agency, len, priority? 0: 1, seq);
     pl_put_be64 (duekey, s_purge_at (valid_until_ms, retain_until_ms));
@@ -128,6 +145,11 @@ pb_batch_queue_push (pb_batch_t *self, const char *agency,
     rc = pb_batch_put (self, store->queue, qkey, qlen, item, item_size, MDB_NOOVERWRITE,
                        "queue push: put item");
     free (item);
+    uint8_t fkey [8];
+    pl_put_be64 (fkey, seq);
+    if (rc == 0 && apart)
+        rc = pb_batch_put (self, store->frames, fkey, 8, delivery, delivery_size, MDB_APPEND,
+                           "queue push: put frame");
     if (rc == 0)
         rc = pb_batch_put (self, store->queue_ev, evkey, k.mv_size, qkey + len + 1, 9, 0,
                            "queue push: index event");
@@ -164,7 +186,12 @@ s_remove_at (pb_batch_t *self, const uint8_t *qkey, size_t qlen, size_t len)
     pl_put_be64 (duekey, s_purge_at (item.valid_until_ms, item.retain_until_ms));
     memcpy (duekey + 8, qkey, qlen);
     //  item points into the map: everything needed is copied by now
+    bool apart = item.frame_apart;
+    uint8_t fkey [8];
+    pl_put_be64 (fkey, item.pos.seq);
     rc = pb_batch_del (self, store->queue, qkey, qlen, NULL, 0, "queue remove: delete item");
+    if (rc == 0 && apart)
+        rc = pb_batch_del (self, store->frames, fkey, 8, NULL, 0, "queue remove: delete frame");
     if (rc == 0)
         rc = pb_batch_del (self, store->queue_ev, evkey, evlen, NULL, 0,
                            "queue remove: delete event index");
@@ -267,13 +294,40 @@ pb_store_queue_each (pb_store_t *self, const char *agency, const pb_queue_pos_t 
             result = pb_store_fail (self, "queue item damaged");
             break;
         }
+        self->walk_txn = txn;
         result = fn (&item, arg);
+        self->walk_txn = NULL;
     }
     if (result == 0 && rc && rc != MDB_NOTFOUND)
         result = pb_store_lmdb_fail (self, rc, "walk queue");
     mdb_cursor_close (cursor);
     pb_store_read_end (self, txn);
     return result;
+}
+
+int
+pb_store_queue_frame (pb_store_t *self, const pb_queue_item_t *item,
+                      const uint8_t **frame, size_t *size)
+{
+    if (!item->frame_apart) {
+        *frame = item->delivery;
+        *size = item->delivery_size;
+        return 0;
+    }
+    if (!self->walk_txn || !self->frames_open)
+        return pb_store_fail (self, "queue frame: read outside a queue walk");
+    uint8_t fkey [8];
+    pl_put_be64 (fkey, item->pos.seq);
+    MDB_val k = { 8, fkey }, v;
+    int rc = mdb_get (self->walk_txn, self->frames, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return pb_store_fail (self, "queue frame %llu missing (store damaged?)",
+                              (unsigned long long) item->pos.seq);
+    if (rc)
+        return pb_store_lmdb_fail (self, rc, "queue frame: read");
+    *frame = v.mv_data;
+    *size = v.mv_size;
+    return 0;
 }
 
 uint64_t
@@ -361,7 +415,9 @@ s_walk_due (pb_store_t *self, MDB_txn *txn, uint64_t now_ms, size_t max,
             result = pb_store_fail (self, "purge index names a missing or damaged item");
             break;
         }
+        self->walk_txn = txn;
         result = fn (&item, arg);
+        self->walk_txn = NULL;
     }
     if (result == 0 && rc && rc != MDB_NOTFOUND)
         result = pb_store_lmdb_fail (self, rc, "walk purge index");

@@ -45,7 +45,9 @@ typedef struct {
     uint64_t valid_until_ms;
     uint64_t retain_until_ms;
     bool priority;
-    const uint8_t *delivery;        //  the packed Delivery frame
+    bool frame_apart;               //  the frame is in the frames database: read it with
+                                    //  pb_store_queue_frame (delivery is NULL, size 0)
+    const uint8_t *delivery;        //  the packed Delivery frame, when held in the item
     size_t delivery_size;
     pb_queue_pos_t pos;             //  resume after this item with pos.seq + 1
 } pb_queue_item_t;
@@ -74,6 +76,12 @@ int pb_store_queue_find (pb_store_t *self, const char *agency,
 //  max (0: all). The callback must not write to the store.
 int pb_store_queue_each (pb_store_t *self, const char *agency, const pb_queue_pos_t *from,
                          size_t max, pb_queue_item_fn *fn, void *arg);
+
+//  The item's packed Delivery frame, wherever it is kept: only inside the
+//  callback of pb_store_queue_each or pb_store_queue_due, valid during the
+//  call. 0, or -1 with the reason (a frame missing: the store is damaged).
+int pb_store_queue_frame (pb_store_t *self, const pb_queue_item_t *item,
+                          const uint8_t **frame, size_t *size);
 
 uint64_t pb_store_queue_depth (pb_store_t *self, const char *agency);
 uint64_t pb_store_queue_total (pb_store_t *self);

@@ -7,6 +7,7 @@
 #include "pl_test_store.h"
 #include "pb_store_queue.h"
 #include "pb_store_state.h"
+#include "pl_bytes.h"
 
 static void
 s_id (uint8_t *id, unsigned n)
@@ -36,6 +37,7 @@ typedef struct {
     size_t count;
     pb_queue_pos_t last;
     char agency [32];
+    pb_store_t *store;              //  set: each item's frame is read and checked
 } seen_t;
 
 static int
@@ -44,8 +46,13 @@ s_seen (const pb_queue_item_t *item, void *arg)
     seen_t *seen = arg;
     char frame [32];
     snprintf (frame, sizeof frame, "frame-%u", item->event_id [0]);
-    ck_assert_uint_eq (item->delivery_size, strlen (frame));
-    ck_assert_mem_eq (item->delivery, frame, strlen (frame));
+    if (seen->store) {
+        const uint8_t *data;
+        size_t size;
+        ck_assert_int_eq (pb_store_queue_frame (seen->store, item, &data, &size), 0);
+        ck_assert_uint_eq (size, strlen (frame));
+        ck_assert_mem_eq (data, frame, strlen (frame));
+    }
     ck_assert_uint_eq (item->header_hash [31], item->event_id [0]);
     ck_assert_uint_eq (item->event_id_size, 16);
     snprintf (seen->agency, sizeof seen->agency, "%s", item->agency);
@@ -70,7 +77,7 @@ START_TEST (queue_order_remove_replay)
     ck_assert_uint_eq (pb_store_queue_depth (store, "nobody"), 0);
     ck_assert_uint_eq (pb_store_queue_total (store), 5);
 
-    seen_t seen = { 0 };
+    seen_t seen = { .store = store };
     ck_assert_int_eq (pb_store_queue_each (store, "health", NULL, 0, s_seen, &seen), 0);
     ck_assert_uint_eq (seen.count, 4);
     unsigned order [] = { 3, 1, 2, 5 };
@@ -78,7 +85,7 @@ START_TEST (queue_order_remove_replay)
         ck_assert_uint_eq (seen.n [i], order [i]);
     ck_assert_str_eq (seen.agency, "health");
     //  Resume after the second item, two at a time
-    seen_t part = { 0 };
+    seen_t part = { .store = store };
     ck_assert_int_eq (pb_store_queue_each (store, "health", NULL, 2, s_seen, &part), 0);
     ck_assert_uint_eq (part.count, 2);
     pb_queue_pos_t from = { part.last.lane, part.last.seq + 1 };
@@ -105,6 +112,7 @@ START_TEST (queue_order_remove_replay)
     pb_store_destroy (&store);
     store = s_open (0);
     memset (&seen, 0, sizeof seen);
+    seen.store = store;
     ck_assert_int_eq (pb_store_queue_each (store, "health", NULL, 0, s_seen, &seen), 0);
     ck_assert_uint_eq (seen.count, 3);
     ck_assert_uint_eq (seen.n [0], 3);
@@ -115,6 +123,7 @@ START_TEST (queue_order_remove_replay)
     ck_assert_int_eq (s_push (batch, "health", 6, false, 10000, 0), 0);
     ck_assert_int_eq (pb_batch_commit (&batch), 0);
     memset (&seen, 0, sizeof seen);
+    seen.store = store;
     ck_assert_int_eq (pb_store_queue_each (store, "health", NULL, 0, s_seen, &seen), 0);
     ck_assert_uint_eq (seen.n [3], 6);
 
@@ -128,6 +137,7 @@ START_TEST (queue_order_remove_replay)
     ck_assert_uint_eq (pb_store_queue_depth (store, "police"), 1);
     ck_assert_uint_eq (pb_store_queue_total (store), 1);
     memset (&seen, 0, sizeof seen);
+    seen.store = store;
     ck_assert_int_eq (pb_store_queue_each (store, "health", NULL, 0, s_seen, &seen), 0);
     ck_assert_uint_eq (seen.count, 0);
     pb_store_destroy (&store);
@@ -152,7 +162,7 @@ START_TEST (queue_expiry_and_retention)
     ck_assert_int_eq (s_push (batch, "police", 4, false, 20000, 0), 0);
     ck_assert_int_eq (pb_batch_commit (&batch), 0);
 
-    seen_t seen = { 0 };
+    seen_t seen = { .store = store };
     ck_assert_int_eq (pb_store_queue_due (store, 1999, 0, s_seen, &seen), 0);
     ck_assert_uint_eq (seen.count, 0);
     ck_assert_int_eq (pb_store_queue_due (store, 5000, 0, s_seen, &seen), 0);
@@ -187,6 +197,128 @@ START_TEST (queue_expiry_and_retention)
     ck_assert_int_eq (pb_store_queue_due (store, UINT64_MAX, 0, s_seen, &seen), 0);
     ck_assert_uint_eq (seen.count, 1);
     pb_store_destroy (&store);
+}
+END_TEST
+
+//  The frames database behind the store's back: its entries as seq -> frame
+static size_t
+s_frames_raw (uint64_t *seqs, char frames [][32], size_t max)
+{
+    MDB_txn *txn;
+    MDB_dbi meta, dbi;
+    MDB_env *env = s_meta_raw (&txn, &meta);
+    ck_assert_int_eq (mdb_dbi_open (txn, "frames", 0, &dbi), 0);
+    MDB_cursor *cursor;
+    ck_assert_int_eq (mdb_cursor_open (txn, dbi, &cursor), 0);
+    MDB_val k, v;
+    size_t count = 0;
+    for (int rc = mdb_cursor_get (cursor, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &k, &v, MDB_NEXT), count++) {
+        ck_assert_uint_lt (count, max);
+        ck_assert_uint_eq (k.mv_size, 8);
+        ck_assert_uint_lt (v.mv_size, 32);
+        seqs [count] = pl_get_be64 (k.mv_data);
+        memcpy (frames [count], v.mv_data, v.mv_size);
+        frames [count][v.mv_size] = 0;
+    }
+    mdb_cursor_close (cursor);
+    s_meta_raw_done (env, txn);
+    return count;
+}
+
+//  Schema 5: an item's frame is kept apart, in "frames" under the item's
+//  sequence, and its removal takes the frame too. An item written before
+//  (the frame inside it, no flag) still reads and removes.
+START_TEST (frames_kept_apart_and_items_from_before)
+{
+    pb_store_t *store = s_open (0);
+    pb_batch_t *batch = pb_store_begin (store);
+    ck_assert_int_eq (s_push (batch, "health", 1, false, 10000, 0), 0);
+    ck_assert_int_eq (s_push (batch, "health", 2, false, 10000, 0), 0);
+    ck_assert_int_eq (pb_batch_commit (&batch), 0);
+    pb_store_destroy (&store);
+    uint64_t seqs [8];
+    char frames [8][32];
+    ck_assert_uint_eq (s_frames_raw (seqs, frames, 8), 2);
+    ck_assert_str_eq (frames [0], "frame-1");
+    ck_assert_str_eq (frames [1], "frame-2");
+
+    //  The items hold no frame; item 2 is made as an older broker wrote it
+    MDB_txn *txn;
+    MDB_dbi meta, queue, fdb;
+    MDB_env *env = s_meta_raw (&txn, &meta);
+    ck_assert_int_eq (mdb_dbi_open (txn, "queue", 0, &queue), 0);
+    ck_assert_int_eq (mdb_dbi_open (txn, "frames", 0, &fdb), 0);
+    MDB_cursor *cursor;
+    ck_assert_int_eq (mdb_cursor_open (txn, queue, &cursor), 0);
+    MDB_val k, v;
+    uint8_t key [64], value [256];
+    size_t key_size = 0, value_size = 0;
+    for (int rc = mdb_cursor_get (cursor, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &k, &v, MDB_NEXT)) {
+        const uint8_t *item = v.mv_data;
+        ck_assert_uint_eq (v.mv_size, 1 + 32 + 24 + 1 + 16);     //  head and event id only
+        ck_assert_uint_eq (item [0] & 2, 2);
+        if (item [1 + 32 + 24 + 1] == 2) {
+            memcpy (key, k.mv_data, k.mv_size);
+            key_size = k.mv_size;
+            memcpy (value, v.mv_data, v.mv_size);
+            value_size = v.mv_size;
+        }
+    }
+    mdb_cursor_close (cursor);
+    ck_assert_uint_gt (key_size, 9);
+    value [0] &= (uint8_t) ~2;
+    memcpy (value + value_size, "frame-2", 7);
+    k = (MDB_val) { key_size, key };
+    v = (MDB_val) { value_size + 7, value };
+    ck_assert_int_eq (mdb_put (txn, queue, &k, &v, 0), 0);
+    uint8_t fkey [8];
+    memcpy (fkey, key + key_size - 8, 8);          //  the item's sequence
+    k = (MDB_val) { 8, fkey };
+    ck_assert_int_eq (mdb_del (txn, fdb, &k, NULL), 0);
+    s_meta_raw_done (env, txn);
+    ck_assert_uint_eq (s_frames_raw (seqs, frames, 8), 1);
+
+    //  Both read, wherever their frames are; outside a walk, no frame
+    store = s_open (0);
+    seen_t seen = { .store = store };
+    ck_assert_int_eq (pb_store_queue_each (store, "health", NULL, 0, s_seen, &seen), 0);
+    ck_assert_uint_eq (seen.count, 2);
+    pb_queue_item_t outside = { .frame_apart = true };
+    const uint8_t *data;
+    size_t size;
+    ck_assert_int_eq (pb_store_queue_frame (store, &outside, &data, &size), -1);
+    ck_assert (strstr (pb_store_error (store), "outside a queue walk"));
+    //  Removals take the frame kept apart with the item
+    batch = pb_store_begin (store);
+    uint8_t id [16];
+    s_id (id, 1);
+    ck_assert_int_eq (pb_batch_queue_remove (batch, "health", id, 16), 0);
+    s_id (id, 2);
+    ck_assert_int_eq (pb_batch_queue_remove (batch, "health", id, 16), 0);
+    ck_assert_int_eq (pb_batch_commit (&batch), 0);
+    ck_assert_uint_eq (pb_store_queue_depth (store, "health"), 0);
+    pb_store_destroy (&store);
+    ck_assert_uint_eq (s_frames_raw (seqs, frames, 8), 0);
+
+    //  A store from before schema 5 has no "frames": a reader opens it as it
+    //  is, a writer adds the database
+    env = s_meta_raw (&txn, &meta);
+    ck_assert_int_eq (mdb_dbi_open (txn, "frames", 0, &fdb), 0);
+    ck_assert_int_eq (mdb_drop (txn, fdb, 1), 0);
+    s_meta_raw_done (env, txn);
+    pb_store_t *reader = pb_store_open (s_dir, 0, true, s_err, sizeof s_err);
+    ck_assert_msg (reader, "%s", s_err);
+    ck_assert_uint_eq (pb_store_queue_depth (reader, "health"), 0);
+    pb_store_destroy (&reader);
+    store = s_open (0);
+    batch = pb_store_begin (store);
+    ck_assert_int_eq (s_push (batch, "health", 3, false, 10000, 0), 0);
+    ck_assert_int_eq (pb_batch_commit (&batch), 0);
+    pb_store_destroy (&store);
+    ck_assert_uint_eq (s_frames_raw (seqs, frames, 8), 1);
+    ck_assert_str_eq (frames [0], "frame-3");
 }
 END_TEST
 
@@ -337,6 +469,7 @@ test_suite (void)
     tcase_add_checked_fixture (tc, s_setup, s_teardown);
     tcase_add_test (tc, queue_order_remove_replay);
     tcase_add_test (tc, queue_expiry_and_retention);
+    tcase_add_test (tc, frames_kept_apart_and_items_from_before);
     tcase_add_test (tc, event_replay_across_reopen);
     tcase_add_test (tc, registries_survive_reopen);
     suite_add_tcase (suite, tc);
