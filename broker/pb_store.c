@@ -266,12 +266,12 @@ pb_store_space_refresh (pb_store_t *self)
 //  pages (page fill, copies of the branch pages above them), plus a few
 //  pages per database; batches folded into one long transaction cost more:
 //  it cannot reuse the pages it frees, so count each as a full copy of its
-//  paths.
+//  paths (40 pages: a publish and a receipt write some ten databases).
 static bool
 s_fits (pb_store_t *store, size_t batch_bytes)
 {
     size_t need = store->used_bytes + 2 * (store->folded_bytes + batch_bytes)
-                + (8 + 32 * store->folded_batches) * store->page_size;
+                + (8 + 40 * store->folded_batches) * store->page_size;
     return need <= store->limit_bytes;
 }
 

@@ -148,8 +148,8 @@ pb_batch_queue_push (pb_batch_t *self, const char *agency,
     uint8_t fkey [8];
     pl_put_be64 (fkey, seq);
     if (rc == 0 && apart)
-        rc = pb_batch_put (self, store->frames, fkey, 8, delivery, delivery_size, MDB_APPEND,
-                           "queue push: put frame");
+        rc = pb_batch_put (self, store->frames, fkey, 8, delivery, delivery_size,
+                           MDB_APPEND | MDB_NOOVERWRITE, "queue push: put frame");
     if (rc == 0)
         rc = pb_batch_put (self, store->queue_ev, evkey, k.mv_size, qkey + len + 1, 9, 0,
                            "queue push: index event");
@@ -190,8 +190,10 @@ s_remove_at (pb_batch_t *self, const uint8_t *qkey, size_t qlen, size_t len)
     uint8_t fkey [8];
     pl_put_be64 (fkey, item.pos.seq);
     rc = pb_batch_del (self, store->queue, qkey, qlen, NULL, 0, "queue remove: delete item");
-    if (rc == 0 && apart)
-        rc = pb_batch_del (self, store->frames, fkey, 8, NULL, 0, "queue remove: delete frame");
+    if (rc == 0 && apart
+    &&  (rc = pb_batch_del (self, store->frames, fkey, 8, NULL, 0, "queue remove: delete frame")) == 1)
+        pb_store_fail (store, "queue item %llu: its frame is missing (store damaged?)",
+                       (unsigned long long) item.pos.seq);
     if (rc == 0)
         rc = pb_batch_del (self, store->queue_ev, evkey, evlen, NULL, 0,
                            "queue remove: delete event index");
@@ -294,9 +296,10 @@ pb_store_queue_each (pb_store_t *self, const char *agency, const pb_queue_pos_t 
             result = pb_store_fail (self, "queue item damaged");
             break;
         }
+        MDB_txn *outer = self->walk_txn;        //  a walk inside a callback
         self->walk_txn = txn;
         result = fn (&item, arg);
-        self->walk_txn = NULL;
+        self->walk_txn = outer;
     }
     if (result == 0 && rc && rc != MDB_NOTFOUND)
         result = pb_store_lmdb_fail (self, rc, "walk queue");
@@ -314,7 +317,10 @@ pb_store_queue_frame (pb_store_t *self, const pb_queue_item_t *item,
         *size = item->delivery_size;
         return 0;
     }
-    if (!self->walk_txn || !self->frames_open)
+    if (!self->frames_open)
+        return pb_store_fail (self, "queue frame: this store has no frames database (opened "
+                              "read-only before a broker of schema 5 wrote to it?)");
+    if (!self->walk_txn)
         return pb_store_fail (self, "queue frame: read outside a queue walk");
     uint8_t fkey [8];
     pl_put_be64 (fkey, item->pos.seq);
@@ -415,9 +421,10 @@ s_walk_due (pb_store_t *self, MDB_txn *txn, uint64_t now_ms, size_t max,
             result = pb_store_fail (self, "purge index names a missing or damaged item");
             break;
         }
+        MDB_txn *outer = self->walk_txn;        //  a walk inside a callback
         self->walk_txn = txn;
         result = fn (&item, arg);
-        self->walk_txn = NULL;
+        self->walk_txn = outer;
     }
     if (result == 0 && rc && rc != MDB_NOTFOUND)
         result = pb_store_lmdb_fail (self, rc, "walk purge index");

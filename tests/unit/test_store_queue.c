@@ -4,6 +4,7 @@
  *  from the start and from a position, de-duplication, drop, expiry and
  *  retention purges; event-id replay detection across a reopen; consents,
  *  case membership, sequences and checkpoints surviving a reopen.  */
+#include <sys/wait.h>
 #include "pl_test_store.h"
 #include "pb_store_queue.h"
 #include "pb_store_state.h"
@@ -322,6 +323,47 @@ START_TEST (frames_kept_apart_and_items_from_before)
 }
 END_TEST
 
+//  Journaled, a broker killed before any flush: its pushes and removals
+//  (items, frames, indexes) come back from the redo journal, frames and all
+START_TEST (frames_replayed_from_the_journal)
+{
+    s_flush_ms = 1000000;
+    pid_t pid = fork ();
+    ck_assert_int_ge (pid, 0);
+    if (pid == 0) {
+        pb_store_t *store = s_open (0);
+        pb_batch_t *batch = pb_store_begin (store);
+        for (unsigned n = 1; n <= 3; n++)
+            if (!batch || s_push (batch, "health", n, false, 10000, 0) != 0)
+                _exit (2);
+        if (pb_batch_commit (&batch) != 0 || !(batch = pb_store_begin (store)))
+            _exit (3);
+        uint8_t id [16];
+        s_id (id, 2);
+        if (pb_batch_queue_remove (batch, "health", id, 16) != 0 || pb_batch_commit (&batch) != 0)
+            _exit (4);
+        _exit (0);                          //  killed: no flush, no close
+    }
+    int status;
+    ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+    ck_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    uint64_t seqs [8];
+    char frames [8][32];
+    ck_assert_uint_eq (s_frames_raw (seqs, frames, 8), 0);     //  LMDB has none of it yet
+    pb_store_t *store = s_open (0);
+    seen_t seen = { .store = store };
+    ck_assert_int_eq (pb_store_queue_each (store, "health", NULL, 0, s_seen, &seen), 0);
+    ck_assert_uint_eq (seen.count, 2);
+    ck_assert_uint_eq (seen.n [0], 1);
+    ck_assert_uint_eq (seen.n [1], 3);
+    pb_store_destroy (&store);
+    s_flush_ms = 0;
+    ck_assert_uint_eq (s_frames_raw (seqs, frames, 8), 2);
+    ck_assert_str_eq (frames [0], "frame-1");
+    ck_assert_str_eq (frames [1], "frame-3");
+}
+END_TEST
+
 START_TEST (event_replay_across_reopen)
 {
     pb_store_t *store = s_open (0);
@@ -470,6 +512,7 @@ test_suite (void)
     tcase_add_test (tc, queue_order_remove_replay);
     tcase_add_test (tc, queue_expiry_and_retention);
     tcase_add_test (tc, frames_kept_apart_and_items_from_before);
+    tcase_add_test (tc, frames_replayed_from_the_journal);
     tcase_add_test (tc, event_replay_across_reopen);
     tcase_add_test (tc, registries_survive_reopen);
     suite_add_tcase (suite, tc);
