@@ -121,4 +121,27 @@ s_meta_raw_done (MDB_env *env, MDB_txn *txn)
     mdb_env_close (env);
 }
 
+//  Each (key, value) of the store's database `name`, in key order, handed
+//  to fn with its position, read behind the store's back. Returns how many.
+typedef void (s_raw_fn) (size_t at, const MDB_val *key, const MDB_val *value, void *arg);
+
+static inline size_t
+s_raw_each (const char *name, s_raw_fn *fn, void *arg)
+{
+    MDB_txn *txn;
+    MDB_dbi meta, dbi;
+    MDB_env *env = s_meta_raw (&txn, &meta);
+    ck_assert_int_eq (mdb_dbi_open (txn, name, 0, &dbi), 0);
+    MDB_cursor *cursor;
+    ck_assert_int_eq (mdb_cursor_open (txn, dbi, &cursor), 0);
+    MDB_val k, v;
+    size_t count = 0;
+    for (int rc = mdb_cursor_get (cursor, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get (cursor, &k, &v, MDB_NEXT))
+        fn (count++, &k, &v, arg);
+    mdb_cursor_close (cursor);
+    s_meta_raw_done (env, txn);
+    return count;
+}
+
 #endif

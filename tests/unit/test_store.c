@@ -659,29 +659,27 @@ typedef struct {
     uint8_t hash [H];
 } raw_node_t;
 
+typedef struct {
+    raw_node_t *nodes;
+    size_t max;
+} raw_nodes_t;
+
+static void
+s_raw_node (size_t at, const MDB_val *k, const MDB_val *v, void *arg)
+{
+    raw_nodes_t *out = arg;
+    ck_assert_uint_lt (at, out->max);
+    ck_assert_uint_eq (k->mv_size, 9);
+    ck_assert_uint_eq (v->mv_size, H);
+    memcpy (out->nodes [at].key, k->mv_data, 9);
+    memcpy (out->nodes [at].hash, v->mv_data, H);
+}
+
 static size_t
 s_merkle_raw (raw_node_t *nodes, size_t max)
 {
-    MDB_txn *txn;
-    MDB_dbi meta, merkle;
-    MDB_env *env = s_meta_raw (&txn, &meta);
-    ck_assert_int_eq (mdb_dbi_open (txn, "merkle", 0, &merkle), 0);
-    MDB_cursor *cursor;
-    ck_assert_int_eq (mdb_cursor_open (txn, merkle, &cursor), 0);
-    MDB_val k, v;
-    size_t count = 0;
-    for (int rc = mdb_cursor_get (cursor, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get (cursor, &k, &v, MDB_NEXT)) {
-        ck_assert_uint_lt (count, max);
-        ck_assert_uint_eq (k.mv_size, 9);
-        ck_assert_uint_eq (v.mv_size, H);
-        memcpy (nodes [count].key, k.mv_data, 9);
-        memcpy (nodes [count].hash, v.mv_data, H);
-        count++;
-    }
-    mdb_cursor_close (cursor);
-    s_meta_raw_done (env, txn);
-    return count;
+    raw_nodes_t out = { nodes, max };
+    return s_raw_each ("merkle", s_raw_node, &out);
 }
 
 //  Whether the store's meta database says its node keys go by leaf
@@ -740,7 +738,7 @@ END_TEST
 
 //  A store from before schema 4 (its nodes keyed level first, no
 //  "merkle_keys"): made here by rewriting a new one's keys behind its back.
-//  It reads and proves as before; a writer stamps it 4, keeps its keys as
+//  It reads and proves as before; a writer stamps it with the current schema, keeps its keys as
 //  they were, and the nodes it adds are keyed the same way.
 START_TEST (merkle_nodes_of_an_older_store_keep_their_keys)
 {

@@ -202,29 +202,29 @@ START_TEST (queue_expiry_and_retention)
 END_TEST
 
 //  The frames database behind the store's back: its entries as seq -> frame
+typedef struct {
+    uint64_t *seqs;
+    char (*frames) [32];
+    size_t max;
+} raw_frames_t;
+
+static void
+s_raw_frame (size_t at, const MDB_val *k, const MDB_val *v, void *arg)
+{
+    raw_frames_t *out = arg;
+    ck_assert_uint_lt (at, out->max);
+    ck_assert_uint_eq (k->mv_size, 8);
+    ck_assert_uint_lt (v->mv_size, 32);
+    out->seqs [at] = pl_get_be64 (k->mv_data);
+    memcpy (out->frames [at], v->mv_data, v->mv_size);
+    out->frames [at][v->mv_size] = 0;
+}
+
 static size_t
 s_frames_raw (uint64_t *seqs, char frames [][32], size_t max)
 {
-    MDB_txn *txn;
-    MDB_dbi meta, dbi;
-    MDB_env *env = s_meta_raw (&txn, &meta);
-    ck_assert_int_eq (mdb_dbi_open (txn, "frames", 0, &dbi), 0);
-    MDB_cursor *cursor;
-    ck_assert_int_eq (mdb_cursor_open (txn, dbi, &cursor), 0);
-    MDB_val k, v;
-    size_t count = 0;
-    for (int rc = mdb_cursor_get (cursor, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get (cursor, &k, &v, MDB_NEXT), count++) {
-        ck_assert_uint_lt (count, max);
-        ck_assert_uint_eq (k.mv_size, 8);
-        ck_assert_uint_lt (v.mv_size, 32);
-        seqs [count] = pl_get_be64 (k.mv_data);
-        memcpy (frames [count], v.mv_data, v.mv_size);
-        frames [count][v.mv_size] = 0;
-    }
-    mdb_cursor_close (cursor);
-    s_meta_raw_done (env, txn);
-    return count;
+    raw_frames_t out = { seqs, frames, max };
+    return s_raw_each ("frames", s_raw_frame, &out);
 }
 
 //  Schema 5: an item's frame is kept apart, in "frames" under the item's
