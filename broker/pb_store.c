@@ -1,5 +1,5 @@
 /*  pb_store: opening the LMDB environment, batches, space and the shared
- *  helpers. The log and event ids are in pb_store_log.c, the queues in
+ *  helpers. The log, its Merkle nodes and event ids are in pb_store_log.c, the queues in
  *  pb_store_queue.c, the registries in pb_store_state.c. See pb_store.h.  */
 #include <errno.h>
 #include <stdarg.h>
@@ -58,78 +58,6 @@ pb_store_event_id_ok (pb_store_t *self, const uint8_t *id, size_t size)
     if (!id || size == 0 || size > PB_STORE_EVENT_ID_MAX)
         return pb_store_fail (self, "event id must be 1 to %d bytes (got %zu)",
                               PB_STORE_EVENT_ID_MAX, id? size: 0);
-    return 0;
-}
-
-//  --------------------------------------------------------------------------
-//  Merkle node storage over the merkle database, in whatever transaction
-//  the store is using now. A node's key, 9 bytes:
-//
-//      new stores (schema 4)   the last leaf it covers (8, big-endian), level
-//      older stores            level, index (8, big-endian)
-//
-//  Why the first: the nodes an append makes (the leaf, then each subtree it
-//  completes) all end at that leaf, so their keys come after every key in
-//  the database, level by level: each put is an LMDB append, at the tree's
-//  right edge (full pages, no search, one page touched per batch). Keyed
-//  level first, each level was an insertion point of its own.
-
-static void
-s_node_key (pb_store_t *self, unsigned level, uint64_t index, uint8_t *key)
-{
-    if (self->merkle_by_leaf) {
-        pl_put_be64 (key, ((index + 1) << level) - 1);
-        key [8] = (uint8_t) level;
-    }
-    else {
-        key [0] = (uint8_t) level;
-        pl_put_be64 (key + 1, index);
-    }
-}
-
-static int
-s_node_get (void *ctx, unsigned level, uint64_t index, uint8_t *hash)
-{
-    pb_store_t *self = ctx;
-    uint8_t key [9];
-    s_node_key (self, level, index, key);
-    MDB_val k = { sizeof key, key }, v;
-    self->merkle_reads++;
-    if (!self->txn || mdb_get (self->txn, self->merkle, &k, &v) != 0
-    ||  v.mv_size != PL_MERKLE_HASH_SIZE)
-        return -1;
-    memcpy (hash, v.mv_data, PL_MERKLE_HASH_SIZE);
-    return 0;
-}
-
-static int
-s_node_put (void *ctx, unsigned level, uint64_t index, const uint8_t *hash)
-{
-    pb_store_t *self = ctx;
-    if (!self->batch_open)
-        return -1;
-    uint8_t key [9];
-    s_node_key (self, level, index, key);
-    //  Overwriting with the same hash (a retried append) is fine: MDB_APPEND
-    //  is only a hint (pb_batch_put)
-    return pb_batch_put (&self->batch, self->merkle, key, sizeof key, hash, PL_MERKLE_HASH_SIZE,
-                         self->merkle_by_leaf? MDB_APPEND: 0, "put merkle node") == 0? 0: -1;
-}
-
-static const pl_merkle_storage_t s_storage = { s_node_get, s_node_put };
-
-int
-pb_store_tree_open (pb_store_t *self, MDB_txn *txn, uint64_t size)
-{
-    pl_merkle_destroy (&self->tree);
-    pb_store_index_forget_from (self, size);
-    MDB_txn *saved = self->txn;
-    self->txn = txn;
-    self->tree = pl_merkle_new (&s_storage, self, size);
-    self->txn = saved;
-    if (!self->tree)
-        return pb_store_fail (self, "Merkle tree at size %llu: cannot read its right edge "
-                              "(store damaged?)", (unsigned long long) size);
     return 0;
 }
 
@@ -392,8 +320,8 @@ s_open_meta (pb_store_t *self, MDB_txn *txn, uint64_t *size)
         return pb_store_lmdb_fail (self, rc, "read merkle key layout");
     if (rc == 0 && (fv.mv_size != 4 || memcmp (fv.mv_data, "leaf", 4) != 0))
         return pb_store_fail (self, "merkle key layout '%.*s' unknown (store damaged, or "
-                              "written by a newer passerelle?)", (int) (fv.mv_size < 32? fv.mv_size: 32),
-                              (const char *) fv.mv_data);
+                              "written by a newer passerelle?)",
+                              (int) (fv.mv_size < 32? fv.mv_size: 32), (const char *) fv.mv_data);
     self->merkle_by_leaf = rc == 0;
     if (pb_store_meta_get_u64 (self, txn, META_LOG_SIZE, strlen (META_LOG_SIZE), size))
         return -1;

@@ -191,7 +191,8 @@ s_remove_at (pb_batch_t *self, const uint8_t *qkey, size_t qlen, size_t len)
     pl_put_be64 (fkey, item.pos.seq);
     rc = pb_batch_del (self, store->queue, qkey, qlen, NULL, 0, "queue remove: delete item");
     if (rc == 0 && apart
-    &&  (rc = pb_batch_del (self, store->frames, fkey, 8, NULL, 0, "queue remove: delete frame")) == 1)
+    &&  (rc = pb_batch_del (self, store->frames, fkey, 8, NULL, 0,
+                            "queue remove: delete frame")) == 1)
         pb_store_fail (store, "queue item %llu: its frame is missing (store damaged?)",
                        (unsigned long long) item.pos.seq);
     if (rc == 0)

@@ -121,6 +121,23 @@ s_meta_raw_done (MDB_env *env, MDB_txn *txn)
     mdb_env_close (env);
 }
 
+//  The schema stamp, read (and, with value, written) behind the store's back
+static inline unsigned
+s_schema (const uint8_t *value)
+{
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_env *env = s_meta_raw (&txn, &dbi);
+    MDB_val key = { 6, "schema" }, val = { 4, (void *) value };
+    if (value)
+        ck_assert_int_eq (mdb_put (txn, dbi, &key, &val, 0), 0);
+    ck_assert_int_eq (mdb_get (txn, dbi, &key, &val), 0);
+    ck_assert_uint_eq (val.mv_size, 4);
+    unsigned schema = ((const uint8_t *) val.mv_data) [3];
+    s_meta_raw_done (env, txn);
+    return schema;
+}
+
 //  Each (key, value) of the store's database `name`, in key order, handed
 //  to fn with its position, read behind the store's back. Returns how many.
 typedef void (s_raw_fn) (size_t at, const MDB_val *key, const MDB_val *value, void *arg);

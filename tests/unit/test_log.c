@@ -115,7 +115,8 @@ START_TEST (lines_carry_a_stamp_and_long_messages_are_cut)
     static char text [8192];
     size_t used = 0;
     ssize_t got;
-    while (used < sizeof text - 1 && (got = read (s_pipe [0], text + used, sizeof text - 1 - used)) > 0)
+    while (used < sizeof text - 1
+    &&     (got = read (s_pipe [0], text + used, sizeof text - 1 - used)) > 0)
         used += (size_t) got;
     text [used] = 0;
     close (s_pipe [0]);
@@ -124,7 +125,8 @@ START_TEST (lines_carry_a_stamp_and_long_messages_are_cut)
     const char *shape = "dddd-dd-ddTdd:dd:dd.dddZ";
     ck_assert_uint_gt (used, 24);
     for (size_t i = 0; shape [i]; i++)
-        ck_assert_msg (shape [i] == 'd'? (text [i] >= '0' && text [i] <= '9'): text [i] == shape [i],
+        ck_assert_msg (shape [i] == 'd'? (text [i] >= '0' && text [i] <= '9')
+                                       : text [i] == shape [i],
                        "stamp not in shape at %zu: %.30s", i, text);
     ck_assert_int_eq (strncmp (text + 24, " test-log: short 42\n", 20), 0);
     char *second = strchr (text, '\n') + 1;
