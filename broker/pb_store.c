@@ -1,6 +1,7 @@
 /*  pb_store: opening the LMDB environment, batches, space and the shared
- *  helpers. The log, its Merkle nodes and event ids are in pb_store_log.c, the queues in
- *  pb_store_queue.c, the registries in pb_store_state.c. See pb_store.h.  */
+ *  helpers. The log, its Merkle nodes and event ids are in pb_store_log.c,
+ *  the queues in pb_store_queue.c, the registries in pb_store_state.c. See
+ *  pb_store.h.  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>

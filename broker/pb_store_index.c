@@ -76,6 +76,19 @@ pb_log_names (const Passerelle__LogEntry *le, char *out, size_t room)
     return total;
 }
 
+char *
+pb_log_names_decode (const uint8_t *entry, size_t size, size_t *names_size)
+{
+    Passerelle__LogEntry *le = entry && size?
+                               passerelle__log_entry__unpack (NULL, size, entry): NULL;
+    *names_size = le? pb_log_names (le, NULL, 0): 0;
+    char *names = *names_size? malloc (*names_size): NULL;
+    if (names)
+        pb_log_names (le, names, *names_size);
+    passerelle__log_entry__free_unpacked (le, NULL);
+    return names;
+}
+
 //  --------------------------------------------------------------------------
 //  The names of entries not landed yet, kept from their append: a landing
 //  then writes the indexes without decoding each entry again (that was
@@ -226,12 +239,8 @@ s_land_range (pb_store_t *self, MDB_txn *txn, uint64_t from, uint64_t to)
             result = s_put_names (self, txn, memo->data, memo->size, k.mv_data);
             continue;
         }
-        Passerelle__LogEntry *le = passerelle__log_entry__unpack (NULL, v.mv_size, v.mv_data);
-        size_t size = le? pb_log_names (le, NULL, 0): 0;
-        char *names = size? malloc (size): NULL;
-        if (names)
-            pb_log_names (le, names, size);
-        passerelle__log_entry__free_unpacked (le, NULL);
+        size_t size;
+        char *names = pb_log_names_decode (v.mv_data, v.mv_size, &size);
         if (!names) {
             result = pb_store_fail (self, "land index: log entry %llu does not decode",
                                     (unsigned long long) index);

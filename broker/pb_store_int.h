@@ -158,6 +158,9 @@ void pb_store_index_settled (pb_store_t *self, bool committed);
 //  all (a close)
 void pb_store_index_remember (pb_store_t *self, uint64_t index, const char *names, size_t size);
 void pb_store_index_forget_from (pb_store_t *self, uint64_t size);
+//  The names (pb_log_names) of a serialised LogEntry, decoded, in a block
+//  to free (): NULL when it is not one (or memory runs out).
+char *pb_log_names_decode (const uint8_t *entry, size_t size, size_t *names_size);
 
 //  Pages in use, the map's size and the publish limit, read again.
 int pb_store_space_refresh (pb_store_t *self);

@@ -3,9 +3,9 @@
  *  The log database maps an 8-byte big-endian index to the LogEntry bytes
  *  exactly as the broker serialised them; its leaf hash goes into the
  *  Merkle tree (pl_merkle over the merkle database, whose node keys are
- *  below) in the same batch. The
- *  case and agency indexes over it are written later (pb_store_index.c);
- *  the names they will use are checked here, before the entry is taken.
+ *  below) in the same batch. The case and agency indexes over it are
+ *  written later (pb_store_index.c); the names they will use are checked
+ *  here, before the entry is taken.
  *
  *  The events database maps an event id to who published it, its log
  *  index, what it supersedes, where it went and its case: replay refusal,
@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pb_store_int.h"
-#include "passerelle.pb-c.h"
 
 //  --------------------------------------------------------------------------
 //  Merkle node storage over the merkle database, in whatever transaction
@@ -143,19 +142,12 @@ pb_batch_log_append (pb_batch_t *self, const uint8_t *entry, size_t size, uint64
 {
     if (pb_batch_usable (self))
         return pb_batch_usable (self);
-    pb_store_t *store = self->store;
     //  Parse first: nothing is written for bytes that are not a LogEntry
-    Passerelle__LogEntry *le = entry && size
-        ? passerelle__log_entry__unpack (NULL, size, entry): NULL;
-    if (!le)
-        return pb_store_fail (store, "log append: not a serialised LogEntry (%zu bytes)", size);
-    size_t names_size = pb_log_names (le, NULL, 0);
-    char *names = malloc (names_size);
-    if (names)
-        pb_log_names (le, names, names_size);
-    passerelle__log_entry__free_unpacked (le, NULL);
+    size_t names_size;
+    char *names = pb_log_names_decode (entry, size, &names_size);
     int rc = names? pb_batch_log_append_named (self, entry, size, names, names_size, index)
-                  : pb_store_fail (store, "log append: out of memory");
+                  : pb_store_fail (self->store, "log append: not a serialised LogEntry "
+                                   "(%zu bytes)", size);
     free (names);
     return rc;
 }

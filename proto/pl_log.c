@@ -6,9 +6,9 @@
  *  (perf, 8,000 events a second). So the stamp's date part is formatted
  *  once per second per thread, and a daemon may ask for its lines to be
  *  buffered (pl_log_buffer) and flush them itself after each round of
- *  work (pl_log_flush); warnings and fatal
- *  errors are always written at once. What a crash (a signal) interrupts
- *  loses the lines of the round in progress, at most about a second's.  */
+ *  work (pl_log_flush); warnings and fatal errors are always written at
+ *  once. What a crash (a signal) interrupts loses the lines of the round
+ *  in progress, at most about a second's.  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
