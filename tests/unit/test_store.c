@@ -315,6 +315,28 @@ START_TEST (late_indexes_miss_nothing)
 }
 END_TEST
 
+//  Bytes that are not a LogEntry are refused by name, and the batch goes on
+//  as if they had never come: nothing of them is written
+START_TEST (log_append_refuses_what_is_not_an_entry)
+{
+    pb_store_t *store = s_open (0);
+    s_append (store, 0, 3, 2);
+    pb_batch_t *batch = pb_store_begin (store);
+    ck_assert_ptr_nonnull (batch);
+    static const uint8_t junk [] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
+    uint64_t index;
+    ck_assert_int_eq (pb_batch_log_append (batch, junk, sizeof junk, &index), -1);
+    ck_assert_ptr_nonnull (strstr (pb_store_error (store), "not a serialised LogEntry (5 bytes)"));
+    ck_assert_int_eq (pb_batch_log_append (batch, NULL, 0, &index), -1);
+    uint8_t buf [512];
+    ck_assert_int_eq (pb_batch_log_append (batch, buf, s_entry (3, 2, buf), &index), 0);
+    ck_assert_uint_eq (index, 3);
+    ck_assert_int_eq (pb_batch_commit (&batch), 0);
+    s_check_root (store, 4, 2);
+    pb_store_destroy (&store);
+}
+END_TEST
+
 //  The names pb_log_names gives: the case, then each agency once
 START_TEST (log_names_name_each_agency_once)
 {
@@ -897,6 +919,7 @@ test_suite (void)
     tcase_add_loop_test (tc, case_and_agency_indexes, 0, 2);
     tcase_add_loop_test (tc, late_indexes_miss_nothing, 0, 2);
     tcase_add_test (tc, indexes_of_an_older_store_are_complete);
+    tcase_add_test (tc, log_append_refuses_what_is_not_an_entry);
     tcase_add_test (tc, log_names_name_each_agency_once);
     tcase_add_test (tc, named_appends_land_under_their_names);
     tcase_add_test (tc, events_recorded_before_the_case_was_kept);
