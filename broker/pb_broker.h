@@ -55,10 +55,12 @@ typedef struct {
 void pb_broker_defer_reply (pb_broker_t *self, zframe_t *routing_id, Passerelle__Message *msg,
                             const uint8_t *ack_event_id);
 
-/*  Deliver frame (event or notice id) to agency after commit, if it is
- *  connected and has credit (it is in the durable queue anyway).  */
+/*  Deliver *frame_p (event or notice id) to agency after commit, if it is
+ *  connected and has credit (it is in the durable queue anyway). Takes the
+ *  frame and nulls the caller's pointer: a caller sending one frame to
+ *  several agencies hands a zframe_dup to all but the last.  */
 void pb_broker_defer_delivery (pb_broker_t *self, const char *agency, const uint8_t *id,
-                               zframe_t *frame);
+                               zframe_t **frame_p);
 
 /*  agency receipted id: its connection gets the credit back.  */
 void pb_broker_receipted (pb_broker_t *self, const char *agency, const uint8_t *id);

@@ -102,6 +102,9 @@ pb_gate_bind (pb_gate_t *self, zcert_t *cert, const char *endpoint)
     //  PB_DELIVERY_WINDOW_MAX)
     zsock_set_sndhwm (router, 10000);
     zsock_set_rcvhwm (router, 100000);
+    //  Reads never wait: the server reads what is there and stops at the
+    //  first "nothing" (one call per message, no ZMQ_EVENTS query each)
+    zsock_set_rcvtimeo (router, 0);
     int rc = -1;
     for (int attempt = 0; attempt < 40 && rc == -1; attempt++) {
         rc = zsock_bind (router, "%s", endpoint);

@@ -9,14 +9,11 @@
 #include "pl_wire.h"
 
 size_t
-pb_intake_read (pb_broker_t *broker, zsock_t *router, pb_inbound_t *items, size_t max,
-                bool first_is_ready)
+pb_intake_read (pb_broker_t *broker, zsock_t *router, pb_inbound_t *items, size_t max)
 {
     size_t count = 0;
     while (count < max) {
-        if ((count > 0 || !first_is_ready) && !(zsock_events (router) & ZMQ_POLLIN))
-            break;
-        zmsg_t *msg = zmsg_recv (router);
+        zmsg_t *msg = zmsg_recv (router);       //  the router does not wait (pb_gate)
         if (!msg)
             break;
         pb_inbound_t *in = &items [count++];

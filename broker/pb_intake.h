@@ -32,10 +32,9 @@ typedef struct {
     pl_err_t receipt_err;               //  why it is not (shape, recipient named, signature)
 } pb_inbound_t;
 
-/*  Read up to max messages that are waiting on router (the first is known
- *  to be there when first_is_ready). Returns how many were read.  */
-size_t pb_intake_read (pb_broker_t *broker, zsock_t *router, pb_inbound_t *items, size_t max,
-                       bool first_is_ready);
+/*  Read up to max messages that are waiting on router, a socket whose
+ *  reads do not wait (pb_gate_bind). Returns how many were read.  */
+size_t pb_intake_read (pb_broker_t *broker, zsock_t *router, pb_inbound_t *items, size_t max);
 
 /*  The verifier pool's work on one pb_inbound_t (arg unused). Touches only
  *  the item: no store, no broker state. Sets checked last.  */

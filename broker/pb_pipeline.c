@@ -56,7 +56,7 @@ pb_broker_notice (pb_broker_t *self, const char *agency, const char *kind, const
         rc = pb_batch_queue_push (self->batch, agency, notice_id, sizeof notice_id, hash, now,
                                   0, 0, false, zframe_data (frame), zframe_size (frame));
     if (rc == 0) {
-        pb_broker_defer_delivery (self, agency, notice_id, frame);
+        pb_broker_defer_delivery (self, agency, notice_id, &frame);
         log_info ("notice %s to %s: %s", kind, agency, text);
     }
     else
@@ -170,6 +170,9 @@ s_route (pb_broker_t *self, pl_envelope_t *envelope, const pl_agency_t *publishe
     bool priority = pl_vocab_id (PL_KIND_EVENT_TYPE, header->event_type) == PL_EV_RISK_ESCALATION
                  || risk >= PL_RISK_HIGH;
     uint64_t retain_until = pb_sharing_retain_until (self->sharing, envelope, now);
+    size_t allowed = 0;
+    for (size_t i = 0; i < count; i++)
+        allowed += decisions [i].status == PASSERELLE__STATUS__STATUS_OK;
     int rc = 0;
     for (size_t i = 0; i < count && rc == 0; i++) {
         if (decisions [i].status != PASSERELLE__STATUS__STATUS_OK)
@@ -179,8 +182,13 @@ s_route (pb_broker_t *self, pl_envelope_t *envelope, const pl_agency_t *publishe
                                   retain_until, priority, zframe_data (frame), zframe_size (frame));
         if (rc == 1)
             rc = 0;                     //  already owed: de-duplicated
-        if (rc == 0)
-            pb_broker_defer_delivery (self, decisions [i].agency->id, header->event_id.data, frame);
+        if (rc == 0) {
+            //  The last recipient takes the frame itself: no copy of 1-2 KiB
+            zframe_t *body = --allowed? zframe_dup (frame): frame;
+            if (body == frame)
+                frame = NULL;
+            pb_broker_defer_delivery (self, decisions [i].agency->id, header->event_id.data, &body);
+        }
         if (rc == 0 && priority)
             pb_escalation_track (self->escalations, decisions [i].agency->id, publisher->id,
                                  header->case_ref, header->event_id.data, now);

@@ -73,15 +73,19 @@ pb_broker_defer_reply (pb_broker_t *self, zframe_t *routing_id, Passerelle__Mess
 }
 
 void
-pb_broker_defer_delivery (pb_broker_t *self, const char *agency, const uint8_t *id, zframe_t *frame)
+pb_broker_defer_delivery (pb_broker_t *self, const char *agency, const uint8_t *id,
+                          zframe_t **frame_p)
 {
-    deferred_t *item = calloc (1, sizeof *item);
-    if (!item)
+    deferred_t *item = *frame_p? calloc (1, sizeof *item): NULL;
+    if (!item) {
+        zframe_destroy (frame_p);
         return;
+    }
     item->kind = DEFER_DELIVERY;
     snprintf (item->agency, sizeof item->agency, "%s", agency);
     memcpy (item->event_id, id, PL_EVENT_ID_SIZE);
-    item->body = zframe_dup (frame);
+    item->body = *frame_p;
+    *frame_p = NULL;
     zlistx_add_end (self->deferred, item);
 }
 
@@ -504,10 +508,30 @@ pb_server_commit (server_t *self)
     s_trim_memory (self);
 }
 
-//  One group of messages, already checked by the pool: one batch, one
-//  commit, then what it produced is sent.
+//  Read what waits on the router into group, after what it already holds,
+//  and start the pool on the new items.
 static void
-s_handle_group (server_t *self, group_t *group)
+s_take_waiting (server_t *self, group_t *group)
+{
+    size_t from = group->count;
+    size_t read = pb_intake_read (&self->broker, self->router, group->items + from,
+                                  GROUP_MAX - from);
+    group->count += read;
+    if (read) {
+        pb_verifier_finish (self->verifier);    //  the pool may still be in the last runs
+        size_t runs = pb_intake_runs (group->items + from, read, group->runs);
+        pb_verifier_start (self->verifier, group->runs, sizeof (pb_intake_run_t), runs,
+                           pb_intake_check_run, NULL);
+    }
+}
+
+//  One group of messages, already checked by the pool: one batch, one
+//  commit, then what it produced is sent. What arrived meanwhile is read
+//  into next (when given) before the commit, not after: the pool checks it
+//  while this thread waits on the journal's sync, instead of this thread
+//  checking it itself once the commit is over.
+static void
+s_handle_group (server_t *self, group_t *group, group_t *next)
 {
     pb_server_begin (self);
     for (size_t i = 0; i < group->count; i++) {
@@ -521,31 +545,16 @@ s_handle_group (server_t *self, group_t *group)
         pb_inbound_clear (in);
     }
     group->count = 0;
+    if (next)
+        s_take_waiting (self, next);
     pb_server_commit (self);
-}
-
-//  Read what waits on the router into group, after what it already holds,
-//  and start the pool on the new items.
-static void
-s_take_waiting (server_t *self, group_t *group, bool first_is_ready)
-{
-    size_t from = group->count;
-    size_t read = pb_intake_read (&self->broker, self->router, group->items + from,
-                                  GROUP_MAX - from, first_is_ready);
-    group->count += read;
-    if (read) {
-        pb_verifier_finish (self->verifier);    //  the pool may still be in the last runs
-        size_t runs = pb_intake_runs (group->items + from, read, group->runs);
-        pb_verifier_start (self->verifier, group->runs, sizeof (pb_intake_run_t), runs,
-                           pb_intake_check_run, NULL);
-    }
 }
 
 //  Everything already waiting shares a batch and its fsync. While one
 //  group is handled and committed, the pool checks the signatures of what
-//  arrived meanwhile (the next group, topped up after the commit so that
-//  it still holds everything that waits): signatures on the other cores,
-//  the store on this one. Bounded in rounds so that timers and signals get
+//  arrived meanwhile (the next group, read as the handling starts and
+//  topped up before the commit): signatures on the other cores, the store
+//  on this one. Bounded in rounds so that timers and signals get
 //  their turn under a steady stream; no group is left pending on return.
 int
 pb_server_handle_router (zloop_t *loop, zsock_t *router, void *arg)
@@ -554,16 +563,14 @@ pb_server_handle_router (zloop_t *loop, zsock_t *router, void *arg)
     (void) router;
     server_t *self = arg;
     group_t *current = self->groups [0], *next = self->groups [1];
-    s_take_waiting (self, current, true);
+    s_take_waiting (self, current);
     size_t messages = 0;
     for (int round = 1; current->count > 0; round++) {
         messages += current->count;
         pb_verifier_finish (self->verifier);
         if (round < GROUP_ROUNDS)
-            s_take_waiting (self, next, false);
-        s_handle_group (self, current);
-        if (round < GROUP_ROUNDS)
-            s_take_waiting (self, next, false);
+            s_take_waiting (self, next);
+        s_handle_group (self, current, round < GROUP_ROUNDS? next: NULL);
         group_t *handled = current;
         current = next;
         next = handled;

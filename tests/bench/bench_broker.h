@@ -57,6 +57,7 @@ typedef struct {
     unsigned long ticks [64];
     char comm [64][20];
     unsigned long long write_bytes;     //  /proc/PID/io: what it sent to storage
+    unsigned long long wchar;           //  /proc/PID/io: bytes in its write calls
 } bb_cpu_t;
 int bb_broker_cpu (bb_env_t *env, bb_cpu_t *snapshot);
 //  Between two snapshots: CPU seconds of the whole broker, and of its

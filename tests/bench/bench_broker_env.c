@@ -344,8 +344,10 @@ bb_broker_cpu (bb_env_t *env, bb_cpu_t *snapshot)
     char line [128];
     snprintf (path, sizeof path, "/proc/%d/io", (int) env->broker_pid);
     FILE *file = fopen (path, "r");
-    while (file && fgets (line, sizeof line, file))
+    while (file && fgets (line, sizeof line, file)) {
         sscanf (line, "write_bytes: %llu", &snapshot->write_bytes);
+        sscanf (line, "wchar: %llu", &snapshot->wchar);
+    }
     if (file)
         fclose (file);
     return 0;
