@@ -11,12 +11,14 @@
  *
  *  Two files, DIR/redo.0 and DIR/redo.1 (mode 0600), each a run of records:
  *
- *      "PBR1"  body length (be32)  sequence number (be64)  body
- *      BLAKE2b-128 of everything before it in the record, keyed
+ *      "PBR2"  body length (be32)  sequence number (be64)  body
+ *      HMAC-SHA256 of everything before it in the record, cut to 16 bytes
  *
  *  The key is the store's own (random, in its meta database): records are
  *  full of bytes publishers chose, and a record forged inside one must not
- *  pass for a real one where reading stops. And a body is a run of operations:
+ *  pass for a real one where reading stops. Records written by an older
+ *  broker ("PBR1", keyed BLAKE2b-128 in place of the HMAC) are read too.
+ *  And a body is a run of operations:
  *
  *      kind (1 put, 2 delete one value, 3 delete a key)  database (1 byte)
  *      LMDB put flags (be32)  key length (be32)  value length (be32)  key  value
@@ -28,7 +30,7 @@
  *  flush N's sync made durable; the records since N-1 stay in the file just
  *  left. Writing from offset 0 over blocks the file already has means a sync
  *  moves no file-system metadata. Reading takes, from the start of each
- *  file, records while each is whole, its hash right and its number the
+ *  file, records while each is whole, its MAC right and its number the
  *  previous one plus one (a file's leftovers from before, and a record torn
  *  by a crash, which was never acknowledged since that comes after the sync,
  *  end it), then the two runs in order of their numbers.
@@ -71,7 +73,7 @@ typedef struct {
 //  that code.
 typedef int (pb_redo_apply_fn) (void *arg, const pb_redo_op_t *op);
 
-//  The key records are hashed with, for reading and writing.
+//  The key of the records' MACs, for reading and writing.
 void pb_redo_set_key (pb_redo_t *self, const uint8_t *key);
 
 //  Open DIR/redo.0 and .1 where they are (a store without them has nothing
@@ -88,7 +90,7 @@ int pb_redo_start (pb_redo_t *self);
 //  so its records are batches of the last few milliseconds, not leftovers.
 bool pb_redo_in_use (pb_redo_t *self);
 
-//  True when either file starts with a record's mark, whatever its hash:
+//  True when either file starts with a record's mark, whatever its MAC:
 //  a journal that was written, to refuse rather than read with no key.
 bool pb_redo_was_written (pb_redo_t *self);
 

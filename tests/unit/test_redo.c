@@ -5,12 +5,14 @@
  *  replay without an error; after a switch the other file is written over
  *  and the records since the flush before stay readable; a record missing
  *  before the ones the store lacks is an error that names it; the files
- *  are 0600.  */
+ *  are 0600; a record is "PBR2" with an HMAC-SHA256 cut to 16 bytes, and
+ *  an older broker's ("PBR1", keyed BLAKE2b-128) still replays.  */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <nettle/hmac.h>
 #include <sodium.h>
 #include "pl_test.h"
 #include "pb_redo.h"
@@ -267,6 +269,72 @@ START_TEST (records_need_the_key)
 }
 END_TEST
 
+//  The whole of redo.0 (at most size bytes) into data; returns its size
+static size_t
+s_read_file (uint8_t *data, size_t size)
+{
+    FILE *file = fopen (s_path, "rb");
+    ck_assert_ptr_nonnull (file);
+    size_t got = fread (data, 1, size, file);
+    fclose (file);
+    return got;
+}
+
+static void
+s_write_file (const uint8_t *data, size_t size)
+{
+    FILE *file = fopen (s_path, "r+b");
+    ck_assert_ptr_nonnull (file);
+    ck_assert_uint_eq (fwrite (data, 1, size, file), size);
+    fclose (file);
+}
+
+START_TEST (record_format_and_an_older_brokers_records)
+{
+    uint8_t key [PB_REDO_KEY_SIZE];
+    memset (key, 0x33, sizeof key);
+    pb_redo_t *redo = s_open (false);
+    pb_redo_set_key (redo, key);
+    ck_assert_int_eq (pb_redo_start (redo), 0);
+    s_write (redo, 1, 40);
+    pb_redo_destroy (&redo);
+    //  Written now: "PBR2", and the MAC Nettle computes apart from pb_redo
+    uint8_t data [4096];
+    size_t size = s_read_file (data, sizeof data);
+    ck_assert_uint_ge (size, 16 + 16);
+    ck_assert_int_eq (memcmp (data, "PBR2", 4), 0);
+    size_t covered = 16 + ((size_t) data [4] << 24 | (size_t) data [5] << 16
+                         | (size_t) data [6] << 8 | data [7]);
+    ck_assert_uint_le (covered + 16, size);
+    uint8_t mac [16];
+    struct hmac_sha256_ctx ctx;
+    hmac_sha256_set_key (&ctx, sizeof key, key);
+    hmac_sha256_update (&ctx, covered, data);
+    hmac_sha256_digest (&ctx, sizeof mac, mac);
+    ck_assert_int_eq (memcmp (data + covered, mac, sizeof mac), 0);
+    //  Relabelled "PBR1" with the HMAC left: the magic chooses the MAC, so
+    //  the record is not whole any more
+    memcpy (data, "PBR1", 4);
+    s_write_file (data, size);
+    seen_t seen;
+    uint64_t last;
+    redo = s_open (true);
+    pb_redo_set_key (redo, key);
+    ck_assert_uint_eq (s_replay (redo, 0, &seen, &last), 0);
+    pb_redo_destroy (&redo);
+    //  As an older broker wrote it: "PBR1" with keyed BLAKE2b-128
+    crypto_generichash (data + covered, 16, data, covered, key, sizeof key);
+    s_write_file (data, size);
+    redo = s_open (true);
+    pb_redo_set_key (redo, key);
+    ck_assert_uint_eq (s_replay (redo, 0, &seen, &last), 1);
+    ck_assert_uint_eq (seen.puts [0], 1);
+    ck_assert_uint_eq (last, 1);
+    ck_assert (pb_redo_was_written (redo));
+    pb_redo_destroy (&redo);
+}
+END_TEST
+
 static int
 s_refuse (void *arg, const pb_redo_op_t *op)
 {
@@ -303,6 +371,7 @@ test_suite (void)
     tcase_add_test (tc, switching_keeps_the_records_since_the_flush_before);
     tcase_add_test (tc, missing_record_is_an_error);
     tcase_add_test (tc, records_need_the_key);
+    tcase_add_test (tc, record_format_and_an_older_brokers_records);
     tcase_add_test (tc, apply_failure_stops_the_replay);
     suite_add_tcase (suite, tc);
     return suite;
