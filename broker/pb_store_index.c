@@ -214,6 +214,18 @@ s_put_names (pb_store_t *self, MDB_txn *txn, const char *names, size_t size,
 static int
 s_land_range (pb_store_t *self, MDB_txn *txn, uint64_t from, uint64_t to)
 {
+    //  Entries whose names the memo holds need no read of the log: they
+    //  are in it by construction (a batch that aborts takes its entries'
+    //  names back out, pb_store_index_forget_from)
+    for (const pb_names_t *memo; from < to && (memo = s_memo_at (self, from)); from++) {
+        uint8_t index_be [8];
+        pl_put_be64 (index_be, from);
+        int rc = s_put_names (self, txn, memo->data, memo->size, index_be);
+        if (rc)
+            return rc;
+    }
+    if (from == to)
+        return 0;
     MDB_cursor *cursor;
     int rc = mdb_cursor_open (txn, self->log, &cursor);
     if (rc)
