@@ -334,7 +334,7 @@ pa_publisher_request (pa_agent_t *self, zframe_t *routing_id, json_t *request)
         sequence = self->legacy_sequence;
     header->sequence = sequence + 1;
     uint8_t event_id [PL_EVENT_ID_SIZE];
-    randombytes_buf (event_id, sizeof event_id);
+    pl_event_id_new (event_id);
     header->event_id.data = event_id;
     header->event_id.len = sizeof event_id;
     pl_err_t sealed = pl_envelope_seal (self->keys, header, payload, payload_size, recipients,

@@ -17,7 +17,7 @@ pb_broker_notice (pb_broker_t *self, const char *agency, const char *kind, const
                   const char *text)
 {
     uint8_t notice_id [PL_EVENT_ID_SIZE], hash [PL_HASH_SIZE], signature [PL_SIGNATURE_SIZE];
-    randombytes_buf (notice_id, sizeof notice_id);
+    pl_event_id_new (notice_id);
     uint64_t now = pl_now_ms ();
     Passerelle__Notice notice = PASSERELLE__NOTICE__INIT;
     notice.notice_id.data = notice_id;

@@ -13,6 +13,7 @@
 #include "pl_burst.h"
 #include "pl_hash.h"
 #include "pl_vocab.h"
+#include "pl_wire.h"
 
 #define PAYLOAD_KEY_SIZE  crypto_aead_xchacha20poly1305_ietf_KEYBYTES
 #define NONCE_SIZE        crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -43,6 +44,15 @@ const char *
 pl_err_str (pl_err_t err)
 {
     return (unsigned) err < PL_ERR_COUNT? s_err_names [err]: "unknown error";
+}
+
+void
+pl_event_id_new (uint8_t *id)
+{
+    uint64_t now = pl_now_ms ();
+    for (int i = 0; i < 6; i++)
+        id [i] = (uint8_t) (now >> (40 - 8 * i));
+    randombytes_buf (id + 6, PL_EVENT_ID_SIZE - 6);
 }
 
 char *
@@ -293,7 +303,7 @@ pl_envelope_seal (pl_keys_t *publisher, Passerelle__EventHeader *header,
 
     uint8_t event_id [PL_EVENT_ID_SIZE];
     if (header->event_id.len == 0) {
-        randombytes_buf (event_id, sizeof event_id);
+        pl_event_id_new (event_id);
         header->event_id.data = event_id;
         header->event_id.len = sizeof event_id;
     }

@@ -117,6 +117,15 @@ void pl_envelope_header_hash (pl_envelope_t *self, uint8_t *hash);
  *  problem. Shared by seal and decode so both ends agree.  */
 pl_err_t pl_header_check (const Passerelle__EventHeader *header, char *why, size_t why_size);
 
+/*  A new event id (PL_EVENT_ID_SIZE bytes): the time now in milliseconds,
+ *  6 bytes big-endian, then 10 random bytes. Why the time first: the
+ *  broker and the agents key their stores by event id, and ids that grow
+ *  with time go in at the end of those trees (a page written per flush)
+ *  rather than anywhere (a page per event). The header already carries
+ *  the time (created_at_ms), so the id tells nobody more; 80 random bits
+ *  keep ids apart. Any 16 bytes remain a valid id for a receiver.  */
+void pl_event_id_new (uint8_t *id);
+
 /*  Event id as 32 hex characters (buffer of 33).  */
 char *pl_event_id_hex (const uint8_t *id, char *hex);
 int pl_event_id_from_hex (const char *hex, uint8_t *id);

@@ -32,9 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "pl_test.h"
 #include "pl_envelope.h"
 #include "pl_vocab.h"
+#include "pl_wire.h"
 
 #define SEALED_SIZE  (crypto_aead_xchacha20poly1305_ietf_KEYBYTES + crypto_box_SEALBYTES)
 #define NONCE_SIZE   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -711,10 +713,57 @@ START_TEST (seal_keeps_a_given_event_id_and_makes_a_fresh_one_otherwise)
                       pl_envelope_header (env_b)->event_id.data, PL_EVENT_ID_SIZE);
     ck_assert_mem_ne (pl_envelope_wire (env_a)->ciphertext.data,
                       pl_envelope_wire (env_b)->ciphertext.data, sizeof s_payload);
+    //  ... each made as pl_event_id_new makes one: the time first
+    uint64_t stamped = 0;
+    for (int i = 0; i < 6; i++)
+        stamped = stamped << 8 | pl_envelope_header (env_a)->event_id.data [i];
+    ck_assert_uint_le (stamped, pl_now_ms ());
+    ck_assert_uint_ge (stamped + 60000, pl_now_ms ());
     pl_envelope_destroy (&env_a);
     pl_envelope_destroy (&env_b);
     free (a);
     free (b);
+}
+END_TEST
+
+//  The time now in ms, then random bytes: ids made later sort after, ids
+//  made in the same millisecond still differ
+static uint64_t
+s_id_time (const uint8_t *id)
+{
+    uint64_t ms = 0;
+    for (int i = 0; i < 6; i++)
+        ms = ms << 8 | id [i];
+    return ms;
+}
+
+START_TEST (event_ids_lead_with_the_time_and_differ)
+{
+    uint64_t before = pl_now_ms ();
+    uint8_t first [PL_EVENT_ID_SIZE], second [PL_EVENT_ID_SIZE], later [PL_EVENT_ID_SIZE];
+    pl_event_id_new (first);
+    pl_event_id_new (second);
+    uint64_t after = pl_now_ms ();
+    ck_assert_uint_ge (s_id_time (first), before);
+    ck_assert_uint_le (s_id_time (second), after);
+    ck_assert_mem_ne (first + 6, second + 6, PL_EVENT_ID_SIZE - 6);
+    usleep (3000);
+    pl_event_id_new (later);
+    ck_assert_uint_gt (s_id_time (later), s_id_time (first));
+    ck_assert_int_lt (memcmp (first, later, PL_EVENT_ID_SIZE), 0);
+    //  Ten bytes of chance: over many ids, every byte position varies
+    uint8_t seen_or [PL_EVENT_ID_SIZE - 6] = { 0 }, seen_and [PL_EVENT_ID_SIZE - 6];
+    memset (seen_and, 0xff, sizeof seen_and);
+    for (int n = 0; n < 64; n++) {
+        uint8_t id [PL_EVENT_ID_SIZE];
+        pl_event_id_new (id);
+        for (size_t i = 0; i < sizeof seen_or; i++) {
+            seen_or [i] |= id [6 + i];
+            seen_and [i] &= id [6 + i];
+        }
+    }
+    for (size_t i = 0; i < sizeof seen_or; i++)
+        ck_assert_uint_ne (seen_or [i], seen_and [i]);
 }
 END_TEST
 
@@ -2388,6 +2437,7 @@ test_suite (void)
     tcase_add_test (tc, seal_refuses_an_invalid_header_naming_the_field);
     tcase_add_test (tc, seal_refuses_a_caller_event_id_of_the_wrong_length_without_reading_past_it);
     tcase_add_test (tc, seal_keeps_a_given_event_id_and_makes_a_fresh_one_otherwise);
+    tcase_add_test (tc, event_ids_lead_with_the_time_and_differ);
     suite_add_tcase (suite, tc);
 
     tc = tcase_create ("tampering");
