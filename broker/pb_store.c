@@ -542,7 +542,7 @@ pb_store_begin (pb_store_t *self)
         return NULL;
     }
     self->committed_size = size;
-    self->batch = (pb_batch_t) { self, txn, 0, 0, parent != NULL };
+    self->batch = (pb_batch_t) { .store = self, .txn = txn, .journaled = parent != NULL };
     self->batch_open = true;
     self->txn = txn;
     if (self->redo)
@@ -609,6 +609,8 @@ pb_batch_commit (pb_batch_t **batch_p)
     pb_store_t *store = self->store;
     *batch_p = NULL;
     int rc = self->failed;
+    if (rc == 0)
+        rc = pb_batch_write_counters (self);
     //  The tree size goes in the same transaction as the nodes it counts
     if (rc == 0 && pl_merkle_size (store->tree) != store->committed_size) {
         uint8_t size [8];
@@ -707,18 +709,6 @@ pb_batch_del (pb_batch_t *self, MDB_dbi dbi, const void *key, size_t ksize,
         return pb_batch_lmdb_fail (self, rc, op);
     return pb_store_redo_note (self, val? PB_REDO_DEL_ONE: PB_REDO_DEL_KEY, dbi, 0,
                                key, ksize, val, vsize);
-}
-
-int
-pb_batch_meta_add (pb_batch_t *self, const void *key, size_t ksize, int64_t delta)
-{
-    uint64_t value;
-    if (pb_batch_usable (self)
-    ||  pb_store_meta_get_u64 (self->store, self->txn, key, ksize, &value))
-        return -1;
-    uint8_t out [8];
-    pl_put_be64 (out, (uint64_t) ((int64_t) value + delta));
-    return pb_batch_put (self, self->store->meta, key, ksize, out, 8, 0, "update counter");
 }
 
 //  --------------------------------------------------------------------------

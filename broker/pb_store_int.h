@@ -28,12 +28,25 @@ typedef struct {
     char data [];
 } pb_names_t;
 
+//  A meta counter a batch changed, kept here and written once at its
+//  commit: a group of a hundred pushes and receipts would otherwise read
+//  and put "qseq" and each agency's depth a hundred times (and journal
+//  every put).
+#define PB_BATCH_COUNTERS 8
+typedef struct {
+    uint8_t key [8 + PB_STORE_NAME_MAX];
+    size_t ksize;
+    uint64_t value;
+} pb_counter_t;
+
 struct _pb_batch_t {
     pb_store_t *store;
     MDB_txn *txn;
     int failed;                     //  0, or the code that spoilt the batch
     size_t bytes;                   //  key + value bytes written: space estimate
     bool journaled;                 //  nested in `folded`: its record makes it durable
+    pb_counter_t counters [PB_BATCH_COUNTERS];  //  changed, not yet written
+    size_t counter_count;
 };
 
 struct _pb_store_t {
@@ -112,7 +125,14 @@ int pb_store_meta_get_u64 (pb_store_t *self, MDB_txn *txn, const void *key, size
 int pb_store_meta_get_u64_or (pb_store_t *self, MDB_txn *txn, const void *key, size_t ksize,
                               uint64_t absent, uint64_t *value);
 int pb_store_meta_put_u64 (pb_store_t *self, MDB_txn *txn, const char *key, uint64_t value);
+//  A counter of the open batch: add to it, read it (with what the batch
+//  added), or read it through the store (the batch's value while one is
+//  open, else the committed one). Written to meta at the batch's commit.
 int pb_batch_meta_add (pb_batch_t *self, const void *key, size_t ksize, int64_t delta);
+int pb_batch_meta_get (pb_batch_t *self, const void *key, size_t ksize, uint64_t *value);
+int pb_store_counter_get (pb_store_t *self, const void *key, size_t ksize, uint64_t *value);
+//  At commit: the counters the batch changed, into meta (and its record).
+int pb_batch_write_counters (pb_batch_t *self);
 
 //  The redo journal's part (pb_store_redo.c). At open, in the open
 //  transaction: a writer replays what LMDB lacks, a reader counts it.

@@ -125,7 +125,7 @@ pb_batch_queue_push (pb_batch_t *self, const char *agency,
     if ((rc = pb_batch_room (self, item_size + (apart? 8 + delivery_size: 0) + 3 * QKEY_MAX)))
         return rc;
     uint64_t seq;
-    if (pb_store_meta_get_u64 (store, self->txn, QSEQ, sizeof QSEQ - 1, &seq))
+    if (pb_batch_meta_get (self, QSEQ, sizeof QSEQ - 1, &seq))
         return -1;
     uint8_t *item = malloc (item_size);
     if (!item)
@@ -341,14 +341,10 @@ uint64_t
 pb_store_queue_depth (pb_store_t *self, const char *agency)
 {
     size_t len = pb_store_name_len (self, agency, "agency");
-    MDB_txn *txn;
-    if (!len || pb_store_read_begin (self, &txn))
-        return 0;
     uint8_t dkey [6 + PB_STORE_NAME_MAX];
     uint64_t depth;
-    if (pb_store_meta_get_u64 (self, txn, dkey, s_depth_key (dkey, agency, len), &depth))
-        depth = 0;
-    pb_store_read_end (self, txn);
+    if (!len || pb_store_counter_get (self, dkey, s_depth_key (dkey, agency, len), &depth))
+        return 0;
     return depth;
 }
 

@@ -503,6 +503,70 @@ START_TEST (registries_survive_reopen)
 }
 END_TEST
 
+//  Records the queue sequence numbers of the items seen
+typedef struct {
+    uint64_t seq [32];
+    size_t count;
+} seqs_t;
+
+static int
+s_seqs (const pb_queue_item_t *item, void *arg)
+{
+    seqs_t *seqs = arg;
+    ck_assert_uint_lt (seqs->count, 32);
+    seqs->seq [seqs->count++] = item->pos.seq;
+    return 0;
+}
+
+//  "qseq" and each agency's depth are kept in the batch and written at its
+//  commit (pb_store_counter.c): what the batch reads counts its own pushes
+//  and removals, an abort leaves nothing, a commit writes every one, past
+//  the few the batch keeps too
+START_TEST (counters_kept_in_the_batch_and_written_at_its_commit)
+{
+    pb_store_t *store = s_open (0);
+    pb_batch_t *batch = pb_store_begin (store);
+    ck_assert_int_eq (s_push (batch, "health", 1, false, 10000, 0), 0);
+    ck_assert_int_eq (s_push (batch, "health", 2, false, 10000, 0), 0);
+    ck_assert_uint_eq (pb_store_queue_depth (store, "health"), 2);
+    pb_batch_abort (&batch);
+    ck_assert_uint_eq (pb_store_queue_depth (store, "health"), 0);
+
+    batch = pb_store_begin (store);
+    char agency [16];
+    for (unsigned a = 0; a < 12; a++) {
+        snprintf (agency, sizeof agency, "agency-%u", a);
+        for (unsigned n = 0; n <= a; n++)
+            ck_assert_int_eq (s_push (batch, agency, 10 + a * 16 + n, false, 10000, 0), 0);
+        ck_assert_uint_eq (pb_store_queue_depth (store, agency), a + 1);
+    }
+    uint8_t id [16];
+    s_id (id, 10 + 11 * 16);
+    ck_assert_int_eq (pb_batch_queue_remove (batch, "agency-11", id, 16), 0);
+    ck_assert_uint_eq (pb_store_queue_depth (store, "agency-11"), 11);
+    ck_assert_int_eq (pb_batch_commit (&batch), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned a = 0; a < 12; a++) {
+            snprintf (agency, sizeof agency, "agency-%u", a);
+            ck_assert_uint_eq (pb_store_queue_depth (store, agency), a == 11? 11: a + 1);
+        }
+        pb_store_destroy (&store);          //  then again, as meta holds them
+        store = s_open (0);
+    }
+    //  Numbers one after another across the agencies, the next batch after
+    batch = pb_store_begin (store);
+    ck_assert_int_eq (s_push (batch, "agency-11", 250, false, 10000, 0), 0);
+    ck_assert_int_eq (pb_batch_commit (&batch), 0);
+    seqs_t seqs = { .count = 0 };
+    ck_assert_int_eq (pb_store_queue_each (store, "agency-11", NULL, 0, s_seqs, &seqs), 0);
+    ck_assert_uint_eq (seqs.count, 12);
+    for (size_t i = 1; i < seqs.count; i++)
+        ck_assert_uint_eq (seqs.seq [i], seqs.seq [i - 1] + 1);
+    ck_assert_uint_eq (seqs.seq [11], 78);      //  78 pushed before it, numbered from 0
+    pb_store_destroy (&store);
+}
+END_TEST
+
 Suite *
 test_suite (void)
 {
@@ -515,6 +579,7 @@ test_suite (void)
     tcase_add_test (tc, frames_replayed_from_the_journal);
     tcase_add_test (tc, event_replay_across_reopen);
     tcase_add_test (tc, registries_survive_reopen);
+    tcase_add_test (tc, counters_kept_in_the_batch_and_written_at_its_commit);
     suite_add_tcase (suite, tc);
     return suite;
 }
