@@ -243,15 +243,23 @@ START_TEST (missing_record_is_an_error)
 }
 END_TEST
 
-//  Records are hashed with the store's key: without it (a record forged
+//  A writer started under a key of fill bytes (the key is left in key)
+static pb_redo_t *
+s_start_keyed (uint8_t *key, int fill)
+{
+    memset (key, fill, PB_REDO_KEY_SIZE);
+    pb_redo_t *redo = s_open (false);
+    pb_redo_set_key (redo, key);
+    ck_assert_int_eq (pb_redo_start (redo), 0);
+    return redo;
+}
+
+//  Records carry a MAC under the store's key: without it (a record forged
 //  in bytes a publisher chose) they are not records at all
 START_TEST (records_need_the_key)
 {
     uint8_t key [PB_REDO_KEY_SIZE];
-    memset (key, 0x5a, sizeof key);
-    pb_redo_t *redo = s_open (false);
-    pb_redo_set_key (redo, key);
-    ck_assert_int_eq (pb_redo_start (redo), 0);
+    pb_redo_t *redo = s_start_keyed (key, 0x5a);
     s_write (redo, 1, 50);
     s_write (redo, 2, 50);
     pb_redo_destroy (&redo);
@@ -292,10 +300,7 @@ s_write_file (const uint8_t *data, size_t size)
 START_TEST (record_format_and_an_older_brokers_records)
 {
     uint8_t key [PB_REDO_KEY_SIZE];
-    memset (key, 0x33, sizeof key);
-    pb_redo_t *redo = s_open (false);
-    pb_redo_set_key (redo, key);
-    ck_assert_int_eq (pb_redo_start (redo), 0);
+    pb_redo_t *redo = s_start_keyed (key, 0x33);
     s_write (redo, 1, 40);
     pb_redo_destroy (&redo);
     //  Written now: "PBR2", and the MAC Nettle computes apart from pb_redo
