@@ -69,9 +69,12 @@
 //  by the leaf that completes them (meta "merkle_keys"; an older broker
 //  would read them as keyed level first). 5: a queue item's Delivery frame
 //  kept apart, in "frames" (an older broker would find items without
-//  their frames). A writer stamps an older store 5 and keeps its node keys
-//  and the frames its items hold as they were.
-#define PB_STORE_SCHEMA           5
+//  their frames). 6: redo journal records end in an HMAC-SHA256 (magic
+//  PBR2; an older broker would not read them and would write over
+//  acknowledged batches). A writer stamps an older store 6 and keeps its
+//  node keys, the frames its items hold and its PBR1 records (replayed)
+//  as they were.
+#define PB_STORE_SCHEMA           6
 //  Default map size: 1 GiB of address space (not disk) per broker.
 #define PB_STORE_MAP_SIZE_DEFAULT ((size_t) 1 << 30)
 //  Bounds on what becomes part of an LMDB key (max key size is 511).

@@ -654,6 +654,15 @@ START_TEST (older_schema_stamped_by_a_writer)
     s_check_root (store, 5, 2);
     pb_store_destroy (&store);
     ck_assert_uint_eq (s_schema (NULL), PB_STORE_SCHEMA);
+    //  A schema-5 store (journal records in keyed BLAKE2b) is stamped 6 by
+    //  a writer, which journals in HMAC-SHA256: an older broker must refuse
+    //  it rather than skip those records
+    static const uint8_t five [4] = { 0, 0, 0, 5 };
+    ck_assert_uint_eq (s_schema (five), 5);
+    store = s_open (0);
+    s_append (store, 5, 6, 2);
+    pb_store_destroy (&store);
+    ck_assert_uint_eq (s_schema (NULL), 6);
 }
 END_TEST
 
