@@ -6,16 +6,26 @@
 #include "pb_store_int.h"
 #include "pl_bytes.h"
 
-//  The batch's copy of counter key, read in on first use; NULL when the
-//  batch keeps no more (the caller then reads and writes meta directly)
+//  The batch's copy of counter key, or NULL when it has none
 static pb_counter_t *
-s_counter (pb_batch_t *self, const void *key, size_t ksize)
+s_counter_kept (pb_batch_t *self, const void *key, size_t ksize)
 {
     for (size_t i = 0; i < self->counter_count; i++) {
         pb_counter_t *counter = &self->counters [i];
         if (counter->ksize == ksize && memcmp (counter->key, key, ksize) == 0)
             return counter;
     }
+    return NULL;
+}
+
+//  The batch's copy of counter key, read in on first use; NULL when the
+//  batch keeps no more (the caller then reads and writes meta directly)
+static pb_counter_t *
+s_counter (pb_batch_t *self, const void *key, size_t ksize)
+{
+    pb_counter_t *kept = s_counter_kept (self, key, ksize);
+    if (kept)
+        return kept;
     if (self->counter_count == PB_BATCH_COUNTERS || ksize > sizeof self->counters [0].key)
         return NULL;
     pb_counter_t *counter = &self->counters [self->counter_count];
@@ -50,12 +60,11 @@ pb_batch_meta_get (pb_batch_t *self, const void *key, size_t ksize, uint64_t *va
 {
     if (pb_batch_usable (self))
         return -1;
-    for (size_t i = 0; i < self->counter_count; i++)
-        if (self->counters [i].ksize == ksize
-        &&  memcmp (self->counters [i].key, key, ksize) == 0) {
-            *value = self->counters [i].value;
-            return 0;
-        }
+    pb_counter_t *kept = s_counter_kept (self, key, ksize);
+    if (kept) {
+        *value = kept->value;
+        return 0;
+    }
     return pb_store_meta_get_u64 (self->store, self->txn, key, ksize, value);
 }
 

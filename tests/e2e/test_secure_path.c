@@ -354,9 +354,6 @@ START_TEST (a_burst_with_one_altered_event_loses_only_that_event)
     ck_assert_msg (strncmp (r.out, answers, strlen (answers)) == 0 && s_count (r.out, "\n") == 4,
                    "forge said: %s", r.out);
     pe_result_free (&r);
-    //  The broker writes its lines at the end of each round, which can
-    //  come after the replies have reached the sender
-    ck_assert (pe_net_wait_log (net, "broker", "from police-paris: bad_signature", 5000));
     char *log = pe_net_log (net, "broker");
     ck_assert_msg (s_count (log, "from police-paris: bad_signature") == 1, "%s", log);
     ck_assert_msg (s_count (log, "police-paris -> pp-paris: allow") == 3, "%s", log);
